@@ -1,0 +1,93 @@
+//! Compiles the C core with the `cc` crate and passes the build
+//! configuration to it. Reads the target from `CARGO_CFG_TARGET_*` (this
+//! script runs on the build machine) and every variable at run time.
+
+use std::env;
+
+/// Default unit of system memory requests: 2 MiB.
+const DEFAULT_GRANULARITY: u64 = 2 << 20;
+
+fn main() {
+    println!("cargo:rerun-if-changed=csrc");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let granularity = match read_var("DEFAULT_MMAP_GRANULARITY") {
+        None => DEFAULT_GRANULARITY,
+        Some((name, value)) => parse_granularity(&value).unwrap_or_else(|why| {
+            panic!(
+                "invalid {name}={value:?}: {why}. Accepted: a power of two of at least 4096, \
+                 in decimal (2097152) or 0x hex (0x200000); unset means 2 MiB."
+            )
+        }),
+    };
+
+    let target_arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    let debug_level = if env::var_os("CARGO_FEATURE_DEBUG_HEAP_WALK").is_some() {
+        "3"
+    } else if env::var_os("CARGO_FEATURE_DEBUG").is_some() {
+        "2"
+    } else {
+        "0"
+    };
+
+    let mut build = cc::Build::new();
+    build
+        .file("csrc/dl_all.c")
+        .include("csrc")
+        .std("c99")
+        .flag_if_supported("-ffreestanding")
+        .flag_if_supported("-fvisibility=hidden")
+        .flag_if_supported("-Wstrict-prototypes")
+        .warnings(true)
+        .extra_warnings(true)
+        .define("DL_DEFAULT_GRANULARITY", granularity.to_string().as_str())
+        .define("DL_DEBUG", debug_level);
+    if env::var_os("CARGO_FEATURE_FOOTERS").is_some() {
+        build.define("DL_FOOTERS", "1");
+    }
+    // Weak references to optional hooks need ELF or Mach-O; COFF has none.
+    if target_os != "windows" && target_os != "uefi" && target_env != "msvc" {
+        build.define("DL_WEAK_HOOKS", "1");
+    }
+    if target_arch == "riscv64" && target_os == "none" {
+        // The bare-metal RISC-V gcc defaults do not match Rust's objects.
+        build.flag("-mabi=lp64d").flag("-mcmodel=medany");
+    }
+    build.compile("dlmalloc");
+
+    let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    println!("cargo:include={manifest}/csrc");
+}
+
+/// Reads `NAME_<target>` (target triple with `-` as `_`) before `NAME`,
+/// registering both for rebuilds. Returns the name that was set and its value.
+fn read_var(name: &str) -> Option<(String, String)> {
+    let target = env::var("TARGET").unwrap_or_default().replace('-', "_");
+    let specific = format!("{name}_{target}");
+    for candidate in [specific, name.to_string()] {
+        println!("cargo:rerun-if-env-changed={candidate}");
+        if let Ok(value) = env::var(&candidate) {
+            return Some((candidate, value));
+        }
+    }
+    None
+}
+
+/// Parses a decimal or `0x` hexadecimal power of two of at least 4096.
+fn parse_granularity(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse::<u64>(),
+    };
+    let value = parsed.map_err(|_| "not a decimal or 0x-hex number".to_string())?;
+    if !value.is_power_of_two() {
+        return Err(format!("{value} is not a power of two"));
+    }
+    if value < 4096 {
+        return Err(format!("{value} is smaller than 4096"));
+    }
+    Ok(value)
+}

@@ -1,0 +1,67 @@
+/*
+ * dl_hooks.h - the platform contract: the functions the core calls and a
+ * platform defines. Names and signatures are those of `portable-dlmalloc`.
+ *
+ * Conventions
+ *  - Every hook may be called with a heap lock held. A hook must never
+ *    allocate through this allocator (it would re-enter a held lock).
+ *  - Lengths passed to custom_mmap/custom_munmap are multiples of the page
+ *    size (custom_page_size(), or 4096 when the platform does not define it);
+ *    addresses passed to custom_munmap are page aligned.
+ *
+ * Required hooks
+ *  custom_mmap(len)      len bytes, page aligned, readable and writable;
+ *                        (void*)-1 on failure (not NULL). Need not be zeroed.
+ *  custom_munmap(p, len) returns 0 on success, -1 on failure. The core passes
+ *                        either a whole mapping it got from custom_mmap, a run
+ *                        of adjacent whole mappings (the core merges
+ *                        neighbours), or the tail of such a run (trimming).
+ *                        On failure the core keeps using the range.
+ *  init_lock(lk)         prepares the pointer-sized slot *lk (initially 0)
+ *  final_lock(lk)        the slot is no longer used (mspace destroyed)
+ *  acquire_lock(lk)      blocks until the caller owns the lock (not recursive)
+ *  release_lock(lk)      releases it
+ *                        Empty lock bodies are fine for single-threaded use.
+ *  custom_abort(msg, file, line)
+ *                        never returns; msg is ASCII, file may not be. Called
+ *                        on detected heap corruption or misuse.
+ *  memcpy, memset        from the platform's C library or Rust's
+ *                        compiler-builtins.
+ *
+ * Optional hooks (weak references where the target supports them; a platform
+ * that does not define them links and works unchanged)
+ *  custom_page_size()    the system page size, a power of two
+ */
+#ifndef DL_HOOKS_H
+#define DL_HOOKS_H
+
+#include <stddef.h>
+
+void *custom_mmap(size_t len);
+int custom_munmap(void *p, size_t len);
+void init_lock(void **lk);
+void final_lock(void **lk);
+void acquire_lock(void **lk);
+void release_lock(void **lk);
+#if defined(__GNUC__)
+#define DL_NORETURN __attribute__((noreturn))
+#else
+#define DL_NORETURN
+#endif
+DL_NORETURN void custom_abort(const char *msg, const char *file, unsigned line);
+
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+
+#if DL_WEAK_HOOKS
+size_t custom_page_size(void) __attribute__((weak));
+#define DL_HAVE_PAGE_SIZE_HOOK() (custom_page_size != 0)
+#else
+#define DL_HAVE_PAGE_SIZE_HOOK() 0
+#define custom_page_size() ((size_t)4096)
+#endif
+
+/* The value custom_mmap returns on failure. */
+#define DL_MMAP_FAILED ((void *)~(size_t)0)
+
+#endif /* DL_HOOKS_H */

@@ -1,0 +1,180 @@
+/*
+ * dl_internal.h - what each source file provides to the others, grouped by
+ * file, plus the header-writing helpers every file shares.
+ *
+ * The sources are compiled as one unit (dl_all.c), so functions shared
+ * between files are `DL_INTERNAL` (static) and the compiler can inline
+ * across files; only the dl* API is visible outside.
+ */
+#ifndef DL_INTERNAL_H
+#define DL_INTERNAL_H
+
+#include "dl_types.h"
+#include "dl_hooks.h"
+#include "dlmalloc.h"
+
+#define DL_INTERNAL static
+#if defined(__GNUC__)
+#define DL_API __attribute__((visibility("default")))
+#define DL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define DL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define DL_API
+#define DL_LIKELY(x) (x)
+#define DL_UNLIKELY(x) (x)
+#endif
+
+/* Detected corruption or misuse: always on, whatever the debug level. */
+#define DL_CORRUPTION(msg) custom_abort((msg), __FILE__, __LINE__)
+
+#if DL_DEBUG >= 1
+#define DL_ASSERT(x) \
+    ((x) ? (void)0 : custom_abort("internal assertion failed: " #x, __FILE__, __LINE__))
+#else
+#define DL_ASSERT(x) ((void)0)
+#endif
+
+/* ---- params.c: process-wide parameters, one-time set-up, mallopt -------- */
+
+typedef struct dl_params {
+    size_t magic;
+    size_t page_size;
+    size_t granularity;
+    size_t mmap_threshold;
+    size_t trim_threshold;
+} dl_params;
+
+DL_INTERNAL dl_params dl_mparams;
+DL_INTERNAL dl_state dl_gm; /* the global heap */
+DL_INTERNAL int dl_params_ready; /* 0 not set up, 1 being set up, 2 ready */
+
+DL_INTERNAL void dl_init_slow(void);
+/* Every public entry calls this first; after start-up it is one load. */
+static inline void dl_ensure_initialized(void) {
+    if (DL_UNLIKELY(__atomic_load_n(&dl_params_ready, __ATOMIC_ACQUIRE) != 2))
+        dl_init_slow();
+}
+DL_INTERNAL void dl_init_state(dl_state *m, unsigned flags);
+DL_INTERNAL int dl_set_param(int param, int value);
+static inline size_t dl_page_align(size_t s) {
+    return (s + dl_mparams.page_size - 1) & ~(dl_mparams.page_size - 1);
+}
+static inline size_t dl_granularity_align(size_t s) {
+    return (s + dl_mparams.granularity - 1) & ~(dl_mparams.granularity - 1);
+}
+
+/* ---- header helpers shared by all files ------------------------------------- */
+
+static inline void dl_lock(dl_state *m) {
+    if (m->flags & USE_LOCK_FLAG) acquire_lock(&m->mutex);
+}
+static inline void dl_unlock(dl_state *m) {
+    if (m->flags & USE_LOCK_FLAG) release_lock(&m->mutex);
+}
+
+/* The owner tag written after every in-use chunk when footers are on. */
+static inline size_t dl_owner_tag(const dl_state *m) {
+    return (size_t)m ^ dl_mparams.magic;
+}
+static inline void mark_owner(dl_state *m, dl_chunk *p, size_t s) {
+#if DL_FOOTERS
+    CHUNK_AT(p, s)->prev_foot = dl_owner_tag(m);
+#else
+    (void)m, (void)p, (void)s;
+#endif
+}
+/* In use with size s, keeping p's own PINUSE; tells the next chunk. */
+static inline void set_inuse(dl_state *m, dl_chunk *p, size_t s) {
+    p->head = (p->head & PINUSE_BIT) | s | CINUSE_BIT;
+    CHUNK_AT(p, s)->head |= PINUSE_BIT;
+    mark_owner(m, p, s);
+}
+/* In use with size s and previous in use; tells the next chunk. */
+static inline void set_inuse_and_pinuse(dl_state *m, dl_chunk *p, size_t s) {
+    p->head = s | PINUSE_BIT | CINUSE_BIT;
+    CHUNK_AT(p, s)->head |= PINUSE_BIT;
+    mark_owner(m, p, s);
+}
+/* In use with size s and previous in use; the next chunk is written later. */
+static inline void set_size_and_pinuse_of_inuse_chunk(dl_state *m, dl_chunk *p, size_t s) {
+    p->head = s | PINUSE_BIT | CINUSE_BIT;
+    mark_owner(m, p, s);
+}
+/* Free with size s and previous in use; writes the boundary tag. */
+static inline void set_size_and_pinuse_of_free_chunk(dl_chunk *p, size_t s) {
+    p->head = s | PINUSE_BIT;
+    CHUNK_AT(p, s)->prev_foot = s;
+}
+/* Free with size s, previous in use, and next chunk n told it is free. */
+static inline void set_free_with_pinuse(dl_chunk *p, size_t s, dl_chunk *n) {
+    n->head &= ~PINUSE_BIT;
+    set_size_and_pinuse_of_free_chunk(p, s);
+}
+static inline int ok_address(const dl_state *m, const void *a) {
+    return (const char *)a >= m->least_addr;
+}
+
+/* ---- bins.c: small bins, tree bins, best-fit search -------------------------- */
+
+DL_INTERNAL void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t s);
+DL_INTERNAL void dl_unlink_chunk(dl_state *m, dl_chunk *p, size_t s);
+DL_INTERNAL void dl_replace_dv(dl_state *m, dl_chunk *p, size_t s);
+DL_INTERNAL void *dl_tmalloc_small(dl_state *m, size_t nb);
+DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb);
+DL_INTERNAL unsigned dl_tree_index(size_t s);
+DL_INTERNAL size_t dl_treebin_min_size(unsigned i);
+DL_INTERNAL unsigned dl_tree_leftshift(unsigned i);
+
+/* ---- sysmem.c: segments, direct mappings, trimming ------------------------- */
+
+DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb);
+DL_INTERNAL void dl_unmap_chunk(dl_state *m, dl_chunk *p);
+DL_INTERNAL dl_chunk *dl_mmap_resize(dl_state *m, dl_chunk *p, size_t nb, int can_move);
+DL_INTERNAL int dl_sys_trim(dl_state *m, size_t pad);
+DL_INTERNAL size_t dl_release_free_segments(dl_state *m);
+DL_INTERNAL void dl_init_top(dl_state *m, dl_chunk *p, size_t psize);
+DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more);
+
+/* ---- heap.c: the algorithms behind every entry point (lock held) ------------- */
+
+DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes);
+DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p);
+DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize);
+DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int can_move);
+DL_INTERNAL void *dl_heap_memalign(dl_state *m, size_t alignment, size_t bytes);
+DL_INTERNAL void **dl_heap_ialloc(dl_state *m, size_t n, const size_t *sizes, size_t elem_size,
+                                  int zero, void **chunks);
+DL_INTERNAL void dl_heap_bulk_free(dl_state *m, void **array, size_t n);
+/* Which entry point is validating a pointer: selects the abort messages. */
+typedef enum { DL_OP_FREE, DL_OP_REALLOC } dl_op;
+DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op);
+DL_INTERNAL size_t dl_usable_size(const void *mem);
+
+/* ---- stats.c: mallinfo, inspect_all, footprint ------------------------------ */
+
+DL_INTERNAL struct mallinfo dl_heap_mallinfo(dl_state *m);
+DL_INTERNAL void dl_heap_inspect(dl_state *m,
+                                 void (*handler)(void *, void *, size_t, void *), void *arg);
+DL_INTERNAL size_t dl_limit_from_request(size_t bytes);
+
+/* ---- check.c: the heap walker and debug checks ------------------------------- */
+
+DL_INTERNAL size_t dl_heap_check(dl_state *m, dl_check_report report, void *arg);
+
+#if DL_DEBUG >= 2
+DL_INTERNAL void dl_debug_check_inuse(dl_state *m, const dl_chunk *p);
+DL_INTERNAL void dl_debug_check_free(dl_state *m, const dl_chunk *p);
+#define DL_CHECK_INUSE(m, p) dl_debug_check_inuse((m), (p))
+#define DL_CHECK_FREE(m, p) dl_debug_check_free((m), (p))
+#else
+#define DL_CHECK_INUSE(m, p) ((void)0)
+#define DL_CHECK_FREE(m, p) ((void)0)
+#endif
+#if DL_DEBUG >= 3
+#define DL_CHECK_HEAP(m) \
+    (dl_heap_check((m), 0, 0) == 0 ? (void)0 : DL_CORRUPTION("heap check failed after an operation"))
+#else
+#define DL_CHECK_HEAP(m) ((void)0)
+#endif
+
+#endif /* DL_INTERNAL_H */

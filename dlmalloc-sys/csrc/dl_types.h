@@ -1,0 +1,211 @@
+/*
+ * dl_types.h - memory layout of the core: chunks, bins, segments, the heap
+ * state, and the small helpers that read and write chunk headers.
+ *
+ * Reading order for newcomers: this file, then dl_internal.h (who defines
+ * what), then dl_hooks.h (what the platform provides).
+ */
+#ifndef DL_TYPES_H
+#define DL_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- build configuration (set by build.rs) -------------------------------- */
+
+#ifndef DL_DEFAULT_GRANULARITY
+#define DL_DEFAULT_GRANULARITY ((size_t)2 << 20)
+#endif
+#ifndef DL_DEBUG
+#define DL_DEBUG 0 /* 1: cheap asserts, 2: + per-operation chunk checks, 3: + heap walk */
+#endif
+#ifndef DL_FOOTERS
+#define DL_FOOTERS 0
+#endif
+#ifndef DL_WEAK_HOOKS
+#define DL_WEAK_HOOKS 0
+#endif
+
+#define DL_DEFAULT_MMAP_THRESHOLD ((size_t)256 << 10)
+#define DL_DEFAULT_TRIM_THRESHOLD ((size_t)2 << 20)
+#define DL_DEFAULT_PAGE_SIZE ((size_t)4096)
+/* Large frees between two scans for wholly free segments. */
+#define DL_RELEASE_CHECK_RATE 4095
+
+/* ---- sizes ------------------------------------------------------------------ */
+
+#define SIZE_T_SIZE (sizeof(size_t))
+#define SIZE_T_BITS (sizeof(size_t) * 8)
+#define MAX_SIZE_T (~(size_t)0)
+
+/* Every chunk and every returned pointer is aligned to two words. */
+#define DL_ALIGN (2 * SIZE_T_SIZE)
+#define ALIGN_MASK (DL_ALIGN - 1)
+
+/* Bytes of a chunk that the user cannot use: the head word, and with
+ * footers the owner word that follows the chunk. */
+#if DL_FOOTERS
+#define CHUNK_OVERHEAD (2 * SIZE_T_SIZE)
+#else
+#define CHUNK_OVERHEAD (SIZE_T_SIZE)
+#endif
+
+/* A free chunk needs room for its head, two links and the next chunk's
+ * prev_foot: four words. */
+#define MIN_CHUNK_SIZE ((4 * SIZE_T_SIZE + ALIGN_MASK) & ~ALIGN_MASK)
+#define MIN_REQUEST (MIN_CHUNK_SIZE - CHUNK_OVERHEAD - 1)
+/* Requests at or above this fail at once. Half the address space keeps every
+ * size computation (padding, alignment, page rounding) free of overflow. */
+#define MAX_REQUEST (MAX_SIZE_T >> 1)
+
+#define PAD_REQUEST(req) (((req) + CHUNK_OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK)
+#define REQUEST_TO_SIZE(req) ((req) < MIN_REQUEST ? MIN_CHUNK_SIZE : PAD_REQUEST(req))
+
+/* ---- chunks ------------------------------------------------------------------ */
+
+/*
+ * A chunk starts with two words. `head` holds the chunk size (a multiple of
+ * DL_ALIGN) and three flags. `prev_foot` holds the previous chunk's size when
+ * that chunk is free (boundary tag); otherwise it belongs to the previous
+ * chunk (its last payload word, or its footer). The user's pointer is the
+ * address just past `head`. Free chunks reuse the payload for bin links.
+ */
+typedef struct dl_chunk {
+    size_t prev_foot;
+    size_t head;
+    struct dl_chunk *fd; /* free chunks only: next in bin */
+    struct dl_chunk *bk; /* free chunks only: previous in bin */
+} dl_chunk;
+
+/* A free chunk in a tree bin: a node of a bitwise trie on its size, or a
+ * member of the same-size ring hanging off such a node (parent == NULL). */
+typedef struct dl_tchunk {
+    size_t prev_foot;
+    size_t head;
+    struct dl_tchunk *fd;
+    struct dl_tchunk *bk;
+    struct dl_tchunk *child[2];
+    struct dl_tchunk *parent; /* the root's parent is its bin slot */
+    unsigned index;           /* tree bin number */
+} dl_tchunk;
+
+#define PINUSE_BIT ((size_t)1)  /* the previous chunk is in use */
+#define CINUSE_BIT ((size_t)2)  /* this chunk is in use */
+#define MMAPPED_BIT ((size_t)4) /* this chunk has its own mapping */
+#define INUSE_BITS (PINUSE_BIT | CINUSE_BIT)
+#define FLAG_BITS (PINUSE_BIT | CINUSE_BIT | MMAPPED_BIT)
+
+/* The head of the one-word marker that ends every segment's chunk run. */
+#define FENCEPOST_HEAD (INUSE_BITS | SIZE_T_SIZE)
+
+#define CHUNK2MEM(p) ((void *)((char *)(p) + 2 * SIZE_T_SIZE))
+#define MEM2CHUNK(mem) ((dl_chunk *)(void *)((char *)(mem) - 2 * SIZE_T_SIZE))
+#define CHUNK_AT(p, offset) ((dl_chunk *)(void *)((char *)(p) + (offset)))
+#define CHUNK_BEFORE(p, offset) ((dl_chunk *)(void *)((char *)(p) - (offset)))
+
+static inline size_t chunksize(const dl_chunk *p) { return p->head & ~FLAG_BITS; }
+static inline int cinuse(const dl_chunk *p) { return (p->head & CINUSE_BIT) != 0; }
+static inline int pinuse(const dl_chunk *p) { return (p->head & PINUSE_BIT) != 0; }
+static inline int is_mmapped(const dl_chunk *p) { return (p->head & MMAPPED_BIT) != 0; }
+static inline dl_chunk *next_chunk(const dl_chunk *p) { return CHUNK_AT(p, chunksize(p)); }
+
+static inline int is_aligned(const void *p) { return ((size_t)p & ALIGN_MASK) == 0; }
+/* Bytes to add to address a so that it is DL_ALIGN aligned. */
+static inline size_t align_offset(const void *a) {
+    return (DL_ALIGN - ((size_t)a & ALIGN_MASK)) & ALIGN_MASK;
+}
+
+/* ---- segments and direct mappings ---------------------------------------- */
+
+#define SEG_EXTERN 1u /* caller-owned memory: never given back to the system */
+
+/* A run of system memory the heap carves chunks from. The newest segment's
+ * record lives in the heap state; older ones live in an in-use chunk at the
+ * end of their own segment, just before a fencepost. */
+typedef struct dl_segment {
+    char *base;
+    size_t size;
+    struct dl_segment *next;
+    size_t flags;
+} dl_segment;
+
+/* Header at the start of every direct mapping: the heap keeps these on a
+ * ring so it can walk, count and release large chunks. */
+typedef struct dl_mapping {
+    struct dl_mapping *prev;
+    struct dl_mapping *next;
+    size_t size;     /* bytes mapped, this header included */
+    dl_chunk *chunk; /* the chunk inside (memalign may move it forward) */
+} dl_mapping;
+
+/* A directly mapped chunk is followed by two words: the footer slot and a
+ * fencepost, so it has the same shape as any other chunk. */
+#define MMAP_TAIL (2 * SIZE_T_SIZE)
+#define MAPPING_HEADER ((sizeof(dl_mapping) + ALIGN_MASK) & ~ALIGN_MASK)
+
+/* The record chunk of an older segment: its head word, the record, padding. */
+#define SEGMENT_RECORD_SIZE PAD_REQUEST(sizeof(dl_segment))
+/* Bytes reserved past top at the end of the newest segment, so that a record
+ * chunk and a fencepost fit when the next segment is added. */
+#define TOP_FOOT_SIZE (SEGMENT_RECORD_SIZE + MIN_CHUNK_SIZE)
+
+/* ---- bins -------------------------------------------------------------------- */
+
+typedef unsigned int dl_binmap;
+
+#define NSMALLBINS 32u
+#define NTREEBINS 32u
+#define SMALLBIN_SHIFT 3u
+#define TREEBIN_SHIFT 8u
+#define MIN_LARGE_SIZE ((size_t)1 << TREEBIN_SHIFT)
+#define MAX_SMALL_SIZE (MIN_LARGE_SIZE - 1)
+#define MAX_SMALL_REQUEST (MAX_SMALL_SIZE - ALIGN_MASK - CHUNK_OVERHEAD)
+/* Small bin numbers of two consecutive chunk sizes differ by this much. */
+#define SMALLBIN_STEP ((unsigned)(DL_ALIGN >> SMALLBIN_SHIFT))
+
+static inline int is_small(size_t s) { return (s >> SMALLBIN_SHIFT) < NSMALLBINS; }
+static inline unsigned small_index(size_t s) { return (unsigned)(s >> SMALLBIN_SHIFT); }
+static inline size_t small_index_size(unsigned i) { return (size_t)i << SMALLBIN_SHIFT; }
+static inline dl_binmap bin_bit(unsigned i) { return (dl_binmap)1 << i; }
+/* Bits of all bins above bin i. */
+static inline dl_binmap bins_above(unsigned i) { return ~((bin_bit(i) << 1) - 1); }
+static inline unsigned lowest_bin(dl_binmap map) { return (unsigned)__builtin_ctz(map); }
+
+/* ---- the heap state ------------------------------------------------------------ */
+
+#define USE_LOCK_FLAG 1u
+#define USE_MMAP_FLAG 2u /* large requests get their own mapping */
+#define EXTERN_BASE_FLAG 4u /* the first segment is caller memory */
+#define NO_GROW_FLAG 8u /* may not ask the system for more memory */
+
+typedef struct dl_state {
+    dl_binmap smallmap; /* bit i set iff small bin i is not empty */
+    dl_binmap treemap;  /* bit i set iff tree bin i is not empty */
+    size_t dvsize;
+    size_t topsize;
+    char *least_addr; /* lowest address the heap ever owned */
+    dl_chunk *dv;     /* designated victim: remainder of the last small split */
+    dl_chunk *top;    /* free tail of the newest segment */
+    size_t trim_check;
+    size_t release_checks;
+    size_t magic; /* equals the process magic while the state is valid */
+    /* Small bin i's list head is the fd/bk pair at smallbins[2i], viewed as
+     * a chunk (BIN_AT) so that lists are circular and unlink never tests
+     * for the head. */
+    dl_chunk *smallbins[NSMALLBINS * 2];
+    dl_tchunk *treebins[NTREEBINS];
+    size_t footprint;
+    size_t max_footprint;
+    size_t footprint_limit; /* MAX_SIZE_T: none */
+    size_t mmapped_bytes;
+    size_t mmapped_count;
+    dl_mapping mappings; /* ring head of the direct mappings */
+    unsigned flags;
+    void *mutex;
+    dl_segment seg; /* the newest segment (holds top) */
+} dl_state;
+
+#define BIN_AT(m, i) \
+    ((dl_chunk *)(void *)((char *)&(m)->smallbins[(i) << 1] - offsetof(dl_chunk, fd)))
+
+#endif /* DL_TYPES_H */

@@ -1,0 +1,116 @@
+/*
+ * dlmalloc.h - the public C API of the portable allocator core.
+ *
+ * Names, signatures and constants match the `portable-dlmalloc` crate so that
+ * code written against it links unchanged. The platform hooks the core calls
+ * (pages, locks, abort) are declared in dl_hooks.h.
+ *
+ * Every routine here is thread-safe when the platform's lock hooks are.
+ */
+#ifndef DLMALLOC_H
+#define DLMALLOC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* mallopt parameters. A value of -1 means "the maximum". */
+#define M_TRIM_THRESHOLD (-1) /* free top space kept before trimming */
+#define M_GRANULARITY (-2)    /* unit of system memory requests, a power of two >= page */
+#define M_MMAP_THRESHOLD (-3) /* requests at or above this that free heap memory cannot
+                               serve get their own mapping */
+
+/* Error numbers stored by the core (it has no errno): returned by
+ * dlposix_memalign. They have the usual Linux values. */
+#define DL_ENOMEM 12
+#define DL_EINVAL 22
+
+/* The classic mallinfo report; every field is a byte or chunk count. */
+struct mallinfo {
+    size_t arena;    /* bytes in segments (non-mmapped space) */
+    size_t ordblks;  /* number of free chunks, top included */
+    size_t smblks;   /* always 0 (no fastbins in this design) */
+    size_t hblks;    /* number of directly mapped chunks */
+    size_t hblkhd;   /* bytes in directly mapped chunks */
+    size_t usmblks;  /* maximum footprint ever reached */
+    size_t fsmblks;  /* always 0 */
+    size_t uordblks; /* bytes in use: footprint minus free bytes */
+    size_t fordblks; /* bytes free inside the footprint */
+    size_t keepcost; /* size of the top chunk: what trim could release at most */
+};
+
+/* ---- the global heap ---------------------------------------------------- */
+
+void *dlmalloc(size_t bytes);
+void dlfree(void *mem);
+void *dlcalloc(size_t count, size_t elem_size);
+/* realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL.
+ * On failure returns NULL and leaves the old block untouched. */
+void *dlrealloc(void *mem, size_t bytes);
+/* Resizes without moving: returns mem on success, NULL if it cannot. */
+void *dlrealloc_in_place(void *mem, size_t bytes);
+/* Any alignment; a non-power-of-two is rounded up to the next power. */
+void *dlmemalign(size_t alignment, size_t bytes);
+/* Returns 0, DL_EINVAL (alignment not a power-of-two multiple of
+ * sizeof(void*)) or DL_ENOMEM; *pp is written only on success. */
+int dlposix_memalign(void **pp, size_t alignment, size_t bytes);
+void *dlvalloc(size_t bytes);  /* page aligned */
+void *dlpvalloc(size_t bytes); /* page aligned, size rounded up to pages */
+/* Returns 1 if the parameter was set, 0 if the value was refused. */
+int dlmallopt(int param, int value);
+/* Gives unused top and wholly free segments back; returns 1 if it did. */
+int dlmalloc_trim(size_t pad);
+size_t dlmalloc_usable_size(const void *mem);
+size_t dlmalloc_footprint(void);
+size_t dlmalloc_max_footprint(void);
+/* (size_t)-1 means "no limit". */
+size_t dlmalloc_footprint_limit(void);
+/* 0 or (size_t)-1 removes the limit; other values are rounded up to
+ * pages. Returns the limit in force. */
+size_t dlmalloc_set_footprint_limit(size_t bytes);
+struct mallinfo dlmallinfo(void);
+/* Calls handler(start, end, used_bytes, arg) for every chunk: in-use chunks
+ * as their usable bytes [start, end = start + used_bytes)
+ * (directly mapped ones included) with used_bytes > 0, free chunks with 0.
+ * The heap lock is held: the handler must not call the allocator. */
+void dlmalloc_inspect_all(void (*handler)(void *start, void *end, size_t used_bytes,
+                                          void *arg),
+                          void *arg);
+/* n blocks of elem_size bytes each, zeroed, allocated next to each other.
+ * If chunks is NULL the pointer array is allocated too (free it with dlfree
+ * after the blocks). Returns the array, or NULL. */
+void **dlindependent_calloc(size_t n, size_t elem_size, void **chunks);
+/* Like dlindependent_calloc with a size per block and no zeroing. */
+void **dlindependent_comalloc(size_t n, const size_t *sizes, void **chunks);
+/* Frees the n pointers of array (NULL entries are skipped) and sets each
+ * entry to NULL. Returns the number it could not free (0 here). */
+size_t dlbulk_free(void **array, size_t n);
+
+/* ---- checking ----------------------------------------------------------- */
+
+/* Called once per violation found by a heap check: `what` names the broken
+ * invariant (static ASCII text), `where` is the chunk or record concerned.
+ * Runs with the heap lock held: it must not call the allocator. */
+typedef void (*dl_check_report)(const char *what, const void *where, void *arg);
+
+/* Walks the whole global heap and verifies every invariant (boundary tags,
+ * bins and their bitmaps, designated victim, top, segment records, directly
+ * mapped chunks, footprint accounting). Returns the number of violations;
+ * calls report (when not NULL) for each. */
+size_t dlmalloc_check(dl_check_report report, void *arg);
+
+/* ---- fork support --------------------------------------------------------- */
+
+/* A hosted platform registers these with pthread_atfork: prepare takes the
+ * heap locks, parent releases them, child re-initialises them so a child of a
+ * multi-threaded parent can allocate. */
+void dlmalloc_atfork_prepare(void);
+void dlmalloc_atfork_parent(void);
+void dlmalloc_atfork_child(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DLMALLOC_H */

@@ -1,0 +1,199 @@
+//! Raw FFI to the portable Doug-Lea-style allocator core.
+//!
+//! This crate compiles the C core (`csrc/`, written by this project) and
+//! declares its C API. Names, signatures and constants are those of the
+//! `portable-dlmalloc` crate, so code written against it links unchanged.
+//!
+//! Most users want the safe `dlmalloc` crate plus a platform crate
+//! (`dlmalloc-platform-std` on hosted Unix). Use this crate directly to build
+//! your own wrapper or to call the C API.
+//!
+//! # The platform contract
+//!
+//! The core knows nothing about the machine it runs on. It calls the
+//! following functions, which exactly one crate in the final program must
+//! define with `#[unsafe(no_mangle)]` (a platform crate, or your own code).
+//! Forgetting them is a link error naming `custom_mmap` and friends.
+//!
+//! ```text
+//! unsafe extern "C" fn custom_mmap(len: usize) -> *mut c_void
+//! unsafe extern "C" fn custom_munmap(ptr: *mut c_void, len: usize) -> i32
+//! unsafe extern "C" fn init_lock(lock: *mut *mut c_void)
+//! unsafe extern "C" fn final_lock(lock: *mut *mut c_void)
+//! unsafe extern "C" fn acquire_lock(lock: *mut *mut c_void)
+//! unsafe extern "C" fn release_lock(lock: *mut *mut c_void)
+//! unsafe extern "C" fn custom_abort(msg: *const c_char, file: *const c_char, line: u32) -> !
+//! ```
+//!
+//! What an implementor must guarantee:
+//!
+//! - **Every hook may run with a heap lock held. A hook must never allocate
+//!   through this allocator** (it would re-enter the held lock and deadlock).
+//! - `custom_mmap(len)` returns `len` bytes, aligned to the page size,
+//!   readable and writable, or `(void*)-1` (`usize::MAX as *mut c_void`) on
+//!   failure, never null. The memory need not be zeroed. `len` is always a
+//!   multiple of the page size.
+//! - `custom_munmap(ptr, len)` returns 0 on success and -1 on failure. The
+//!   core passes a whole range it got from `custom_mmap`, a run of adjacent
+//!   such ranges (the core merges neighbouring mappings into one segment), or
+//!   the page-aligned tail of such a run (trimming). A platform whose
+//!   mappings cannot be split or joined returns -1 for those calls: the core
+//!   then keeps using the range, and nothing is lost.
+//! - The four lock hooks manage a lock that lives in one pointer-sized slot,
+//!   zero before `init_lock`. `acquire_lock` blocks until the caller owns
+//!   the lock; the core never takes a lock it already holds. Empty bodies
+//!   are correct for a single-threaded program.
+//! - `custom_abort(msg, file, line)` never returns. `msg` is ASCII and
+//!   names the detected problem (double free, corrupted chunk, ...); `file`
+//!   is the C source file that detected it.
+//! - `memcpy` and `memset` come from the C library or from Rust's
+//!   compiler-builtins; nothing to do on most targets.
+//!
+//! One optional hook is looked up weakly on ELF and Mach-O targets; a
+//! platform that does not define it links and runs unchanged:
+//!
+//! ```text
+//! extern "C" fn custom_page_size() -> usize   // the system page size, a power of two
+//! ```
+//!
+//! Without it the core assumes 4096-byte pages.
+//!
+//! # Build configuration
+//!
+//! `DEFAULT_MMAP_GRANULARITY` (environment variable read by the build
+//! script): the unit in which the core asks for system memory, decimal or
+//! `0x` hex, a power of two, default 2 MiB. Cargo features: `footers`
+//! (owner tags on every chunk), `debug` (internal assertions),
+//! `debug-heap-walk` (a whole-heap check after every operation).
+#![no_std]
+#![deny(missing_docs)]
+
+use core::ffi::{c_char, c_int, c_void};
+
+/// `dlmallopt` parameter: free top space kept before the heap is trimmed.
+pub const M_TRIM_THRESHOLD: c_int = -1;
+/// `dlmallopt` parameter: the unit of system memory requests (a power of
+/// two, at least the page size).
+pub const M_GRANULARITY: c_int = -2;
+/// `dlmallopt` parameter: requests at or above this size that the heap's
+/// free memory cannot serve get their own mapping (and go straight back to
+/// the system when freed) instead of growing the heap.
+pub const M_MMAP_THRESHOLD: c_int = -3;
+
+/// Error number returned by `dlposix_memalign` when memory is exhausted.
+pub const ENOMEM: c_int = 12;
+/// Error number returned by `dlposix_memalign` for a bad alignment.
+pub const EINVAL: c_int = 22;
+
+/// The alignment of every block `dlmalloc` returns: two pointer sizes.
+pub const MALLOC_ALIGNMENT: usize = 2 * core::mem::size_of::<usize>();
+
+/// The classic `mallinfo` report. Every field is a byte or chunk count.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MallInfo {
+    /// Bytes in segments (memory not directly mapped).
+    pub arena: usize,
+    /// Number of free chunks, the top chunk included.
+    pub ordblks: usize,
+    /// Always 0 (this design has no fast bins).
+    pub smblks: usize,
+    /// Number of directly mapped chunks.
+    pub hblks: usize,
+    /// Bytes in directly mapped chunks.
+    pub hblkhd: usize,
+    /// The maximum footprint ever reached.
+    pub usmblks: usize,
+    /// Always 0.
+    pub fsmblks: usize,
+    /// Bytes in use: the footprint minus free bytes.
+    pub uordblks: usize,
+    /// Free bytes inside the footprint.
+    pub fordblks: usize,
+    /// Size of the top chunk: the most `dlmalloc_trim` could release.
+    pub keepcost: usize,
+}
+
+/// Callback of [`dlmalloc_inspect_all`]: `(start, end, used_bytes, arg)`.
+/// `used_bytes` is 0 for free chunks.
+pub type InspectHandler =
+    unsafe extern "C" fn(start: *mut c_void, end: *mut c_void, used_bytes: usize, arg: *mut c_void);
+
+/// Callback of [`dlmalloc_check`]: `(what, where, arg)`, once per violation.
+/// `what` is a static NUL-terminated ASCII description.
+pub type CheckReport =
+    unsafe extern "C" fn(what: *const c_char, at: *const c_void, arg: *mut c_void);
+
+unsafe extern "C" {
+    /// Allocates `bytes` bytes aligned to [`MALLOC_ALIGNMENT`]; null on failure.
+    pub fn dlmalloc(bytes: usize) -> *mut c_void;
+    /// Frees a block from this heap; null is ignored. Detected misuse
+    /// (double free, a pointer this heap never returned) calls `custom_abort`.
+    pub fn dlfree(mem: *mut c_void);
+    /// Allocates `count * elem_size` zeroed bytes; null on failure or overflow.
+    pub fn dlcalloc(count: usize, elem_size: usize) -> *mut c_void;
+    /// Resizes a block, moving it if needed. `dlrealloc(null, n)` is
+    /// `dlmalloc(n)`; `dlrealloc(p, 0)` frees `p` and returns null. On
+    /// failure returns null and leaves the old block untouched.
+    pub fn dlrealloc(mem: *mut c_void, bytes: usize) -> *mut c_void;
+    /// Resizes a block without moving it: returns `mem`, or null if it cannot.
+    pub fn dlrealloc_in_place(mem: *mut c_void, bytes: usize) -> *mut c_void;
+    /// Allocates with any power-of-two alignment (others are rounded up).
+    pub fn dlmemalign(alignment: usize, bytes: usize) -> *mut c_void;
+    /// POSIX `posix_memalign`: 0, [`EINVAL`] or [`ENOMEM`]; writes `*pp`
+    /// only on success.
+    pub fn dlposix_memalign(pp: *mut *mut c_void, alignment: usize, bytes: usize) -> c_int;
+    /// Allocates page-aligned memory.
+    pub fn dlvalloc(bytes: usize) -> *mut c_void;
+    /// Allocates page-aligned memory, the size rounded up to whole pages.
+    pub fn dlpvalloc(bytes: usize) -> *mut c_void;
+    /// Sets [`M_TRIM_THRESHOLD`], [`M_GRANULARITY`] or [`M_MMAP_THRESHOLD`]
+    /// (-1 means the maximum). Returns 1 if set, 0 if refused.
+    pub fn dlmallopt(param: c_int, value: c_int) -> c_int;
+    /// Returns unused memory to the system, keeping `pad` bytes of top.
+    /// Returns 1 if anything was released.
+    pub fn dlmalloc_trim(pad: usize) -> c_int;
+    /// The usable size of an allocated block (at least what was requested);
+    /// 0 for null.
+    pub fn dlmalloc_usable_size(mem: *const c_void) -> usize;
+    /// Bytes currently obtained from the system.
+    pub fn dlmalloc_footprint() -> usize;
+    /// The maximum of [`dlmalloc_footprint`] ever reached.
+    pub fn dlmalloc_max_footprint() -> usize;
+    /// The footprint limit in force; `usize::MAX` when there is none.
+    pub fn dlmalloc_footprint_limit() -> usize;
+    /// Sets the footprint limit (rounded up to pages; 0 or `usize::MAX`
+    /// removes it) and returns the limit in force.
+    pub fn dlmalloc_set_footprint_limit(bytes: usize) -> usize;
+    /// The classic statistics report.
+    pub fn dlmallinfo() -> MallInfo;
+    /// Calls `handler` for every chunk of the heap, with the heap lock held
+    /// (the handler must not allocate).
+    pub fn dlmalloc_inspect_all(handler: Option<InspectHandler>, arg: *mut c_void);
+    /// Allocates `n` adjacent zeroed blocks of `elem_size` bytes. When
+    /// `chunks` is null the pointer array is allocated too.
+    pub fn dlindependent_calloc(
+        n: usize,
+        elem_size: usize,
+        chunks: *mut *mut c_void,
+    ) -> *mut *mut c_void;
+    /// Allocates `n` adjacent blocks of `sizes[i]` bytes (not zeroed). When
+    /// `chunks` is null the pointer array is allocated too.
+    pub fn dlindependent_comalloc(
+        n: usize,
+        sizes: *const usize,
+        chunks: *mut *mut c_void,
+    ) -> *mut *mut c_void;
+    /// Frees the `n` pointers of `array` (null entries skipped), sets each
+    /// entry to null, and returns how many could not be freed.
+    pub fn dlbulk_free(array: *mut *mut c_void, n: usize) -> usize;
+    /// Verifies every invariant of the global heap; returns the number of
+    /// violations and calls `report` for each (with the heap lock held).
+    pub fn dlmalloc_check(report: Option<CheckReport>, arg: *mut c_void) -> usize;
+    /// For `pthread_atfork` "prepare": takes the heap locks.
+    pub fn dlmalloc_atfork_prepare();
+    /// For `pthread_atfork` "parent": releases them.
+    pub fn dlmalloc_atfork_parent();
+    /// For `pthread_atfork` "child": re-initialises them.
+    pub fn dlmalloc_atfork_child();
+}

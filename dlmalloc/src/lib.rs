@@ -1,0 +1,34 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![deny(missing_docs)]
+
+mod check;
+mod footprint;
+mod global;
+mod stats;
+
+pub use check::{HeapCheckError, Violation};
+pub use global::DLMalloc;
+pub use stats::Stats;
+
+/// The raw C API of the core, re-exported from `dlmalloc-sys`.
+///
+/// The module keeps the name the `portable-dlmalloc` crate gave it, so code
+/// such as `portable_dlmalloc::raw::dlmallopt(...)` compiles unchanged once
+/// the dependency is renamed
+/// (`portable-dlmalloc = { package = "dlmalloc", ... }`).
+///
+/// Everything here is `unsafe` FFI; the [`DLMalloc`] methods cover the
+/// common needs safely.
+///
+/// ```
+/// use dlmalloc::raw;
+/// use dlmalloc_platform_std as _;
+///
+/// // SAFETY: dlmallopt only changes a tuning parameter of the global heap.
+/// let accepted = unsafe { raw::dlmallopt(raw::M_GRANULARITY, 1 << 20) };
+/// assert_eq!(accepted, 1);
+/// ```
+pub mod raw {
+    pub use dlmalloc_sys::*;
+}

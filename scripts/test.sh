@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: the default build, then the C core with
+# its internal assertions over the randomized model test, then with footers.
+# This is the README's test command; .ci/run calls it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+echo "== cargo test --workspace"
+cargo test --workspace
+
+echo "== C core with full debug assertions (feature debug) over the randomized test"
+cargo test -p dlmalloc-sys --features debug --test random_model --test stress_threads
+
+echo "== C core with footers (feature footers)"
+cargo test -p dlmalloc-sys --features footers
