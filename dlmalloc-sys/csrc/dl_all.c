@@ -10,4 +10,7 @@
 #include "heap.c"
 #include "stats.c"
 #include "check.c"
-#include "api.c"
+#include "fork.c"
+#include "entry.c"
+#include "global.c"
+#include "mspace.c"

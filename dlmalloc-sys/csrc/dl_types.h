@@ -174,9 +174,7 @@ static inline unsigned lowest_bin(dl_binmap map) { return (unsigned)__builtin_ct
 /* ---- the heap state ------------------------------------------------------------ */
 
 #define USE_LOCK_FLAG 1u
-#define USE_MMAP_FLAG 2u /* large requests get their own mapping */
-#define EXTERN_BASE_FLAG 4u /* the first segment is caller memory */
-#define NO_GROW_FLAG 8u /* may not ask the system for more memory */
+#define USE_MMAP_FLAG 2u /* large requests may get their own mapping */
 
 typedef struct dl_state {
     dl_binmap smallmap; /* bit i set iff small bin i is not empty */
@@ -203,6 +201,7 @@ typedef struct dl_state {
     unsigned flags;
     void *mutex;
     dl_segment seg; /* the newest segment (holds top) */
+    struct dl_state *fork_next; /* locked mspaces: the fork registry's link */
 } dl_state;
 
 #define BIN_AT(m, i) \

@@ -101,11 +101,58 @@ typedef void (*dl_check_report)(const char *what, const void *where, void *arg);
  * calls report (when not NULL) for each. */
 size_t dlmalloc_check(dl_check_report report, void *arg);
 
+/* ---- mspaces: independent heaps ------------------------------------------ */
+
+/* An independent heap. Its state lives inside its own first segment. With
+ * `locked` non-zero its operations take a lock (use from several threads);
+ * otherwise the caller serialises them. */
+typedef void *mspace;
+
+/* A heap of at least `capacity` bytes (0: one granularity) in a fresh
+ * mapping; it grows with more mappings. NULL on failure. */
+mspace create_mspace(size_t capacity, int locked);
+/* A heap inside caller memory [base, base+capacity). That memory is never
+ * given to custom_munmap; the heap still grows with new mappings when full,
+ * unless its footprint limit (mspace_set_footprint_limit) forbids it.
+ * NULL if the region is too small to hold the heap's state. */
+mspace create_mspace_with_base(void *base, size_t capacity, int locked);
+/* Releases every mapping the heap made (segments and large chunks) and
+ * returns the bytes released. The handle and all its blocks die. */
+size_t destroy_mspace(mspace msp);
+/* With enable non-zero, large requests come from the heap's segments
+ * instead of their own mappings. Returns the previous setting. */
+int mspace_track_large_chunks(mspace msp, int enable);
+
+/* The mspace_ twin of each dl* routine above: same contract, on msp. */
+void *mspace_malloc(mspace msp, size_t bytes);
+void mspace_free(mspace msp, void *mem);
+void *mspace_calloc(mspace msp, size_t count, size_t elem_size);
+void *mspace_realloc(mspace msp, void *mem, size_t bytes);
+void *mspace_realloc_in_place(mspace msp, void *mem, size_t bytes);
+void *mspace_memalign(mspace msp, size_t alignment, size_t bytes);
+void **mspace_independent_calloc(mspace msp, size_t n, size_t elem_size, void **chunks);
+void **mspace_independent_comalloc(mspace msp, size_t n, const size_t *sizes, void **chunks);
+size_t mspace_bulk_free(mspace msp, void **array, size_t n);
+int mspace_trim(mspace msp, size_t pad);
+size_t mspace_usable_size(const void *mem);
+size_t mspace_footprint(mspace msp);
+size_t mspace_max_footprint(mspace msp);
+size_t mspace_footprint_limit(mspace msp);
+size_t mspace_set_footprint_limit(mspace msp, size_t bytes);
+struct mallinfo mspace_mallinfo(mspace msp);
+/* The parameters are process-wide: same as dlmallopt. */
+int mspace_mallopt(int param, int value);
+void mspace_inspect_all(mspace msp,
+                        void (*handler)(void *start, void *end, size_t used_bytes, void *arg),
+                        void *arg);
+size_t mspace_check(mspace msp, dl_check_report report, void *arg);
+
 /* ---- fork support --------------------------------------------------------- */
 
 /* A hosted platform registers these with pthread_atfork: prepare takes the
- * heap locks, parent releases them, child re-initialises them so a child of a
- * multi-threaded parent can allocate. */
+ * locks of the global heap and of every locked mspace, parent releases them,
+ * child re-initialises them so a child of a multi-threaded parent can
+ * allocate. */
 void dlmalloc_atfork_prepare(void);
 void dlmalloc_atfork_parent(void);
 void dlmalloc_atfork_child(void);

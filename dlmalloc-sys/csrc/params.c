@@ -1,7 +1,7 @@
 /*
  * params.c - process-wide parameters (page size, granularity, thresholds,
  * the footer magic), the one-time set-up of the global heap, mallopt, and
- * the fork handlers.
+ * the state set-up every heap shares.
  */
 #include "dl_internal.h"
 
@@ -54,6 +54,7 @@ DL_INTERNAL void dl_init_slow(void) {
         dl_mparams.mmap_threshold = DL_DEFAULT_MMAP_THRESHOLD;
         dl_mparams.trim_threshold = DL_DEFAULT_TRIM_THRESHOLD;
         dl_mparams.magic = make_magic();
+        init_lock(&dl_registry_lock);
         dl_init_state(&dl_gm, USE_LOCK_FLAG | USE_MMAP_FLAG);
         __atomic_store_n(&dl_params_ready, 2, __ATOMIC_RELEASE);
         return;
@@ -85,25 +86,5 @@ DL_INTERNAL int dl_set_param(int param, int value) {
         return 1;
     default:
         return 0;
-    }
-}
-
-/* ======================= fork ======================= */
-
-DL_API void dlmalloc_atfork_prepare(void) {
-    dl_ensure_initialized();
-    dl_lock(&dl_gm);
-}
-
-DL_API void dlmalloc_atfork_parent(void) {
-    dl_unlock(&dl_gm);
-}
-
-/* Only the forking thread exists in the child; whoever else held the lock
- * is gone, so the lock starts afresh. */
-DL_API void dlmalloc_atfork_child(void) {
-    if (dl_gm.flags & USE_LOCK_FLAG) {
-        dl_gm.mutex = 0;
-        init_lock(&dl_gm.mutex);
     }
 }

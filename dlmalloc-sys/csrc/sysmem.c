@@ -18,7 +18,7 @@ DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more) {
 }
 
 static void *map_pages(dl_state *m, size_t size) {
-    if ((m->flags & NO_GROW_FLAG) || !dl_footprint_allows(m, size)) return 0;
+    if (!dl_footprint_allows(m, size)) return 0;
     void *base = custom_mmap(size);
     if (base == DL_MMAP_FAILED || base == 0) return 0;
     if (DL_UNLIKELY(((size_t)base & (dl_mparams.page_size - 1)) != 0))

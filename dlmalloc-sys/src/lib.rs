@@ -114,6 +114,10 @@ pub struct MallInfo {
     pub keepcost: usize,
 }
 
+/// An independent heap (C `mspace`, a `void *`): the address of its state,
+/// which lives inside the heap's first segment.
+pub type Mspace = *mut c_void;
+
 /// Callback of [`dlmalloc_inspect_all`]: `(start, end, used_bytes, arg)`.
 /// `used_bytes` is 0 for free chunks.
 pub type InspectHandler =
@@ -190,7 +194,72 @@ unsafe extern "C" {
     /// Verifies every invariant of the global heap; returns the number of
     /// violations and calls `report` for each (with the heap lock held).
     pub fn dlmalloc_check(report: Option<CheckReport>, arg: *mut c_void) -> usize;
-    /// For `pthread_atfork` "prepare": takes the heap locks.
+    /// Creates an independent heap of at least `capacity` bytes (0: one
+    /// granularity) in a fresh mapping; it grows with more mappings. With
+    /// `locked` non-zero its operations take a lock. Null on failure.
+    pub fn create_mspace(capacity: usize, locked: c_int) -> Mspace;
+    /// Creates a heap inside caller memory `[base, base + capacity)`, which
+    /// the heap never gives to `custom_munmap`. It grows with new mappings
+    /// when full unless its footprint limit forbids it. Null if the region
+    /// cannot hold the heap's state.
+    pub fn create_mspace_with_base(base: *mut c_void, capacity: usize, locked: c_int) -> Mspace;
+    /// Releases every mapping of the heap (segments and large chunks) and
+    /// returns the bytes released. The handle and all its blocks die.
+    pub fn destroy_mspace(msp: Mspace) -> usize;
+    /// With `enable` non-zero, large requests come from the heap's segments
+    /// instead of their own mappings. Returns the previous setting.
+    pub fn mspace_track_large_chunks(msp: Mspace, enable: c_int) -> c_int;
+    /// [`dlmalloc`] on `msp`.
+    pub fn mspace_malloc(msp: Mspace, bytes: usize) -> *mut c_void;
+    /// [`dlfree`] on `msp`. With the `footers` feature, a block of another
+    /// heap is detected and reported through `custom_abort`.
+    pub fn mspace_free(msp: Mspace, mem: *mut c_void);
+    /// [`dlcalloc`] on `msp`.
+    pub fn mspace_calloc(msp: Mspace, count: usize, elem_size: usize) -> *mut c_void;
+    /// [`dlrealloc`] on `msp`.
+    pub fn mspace_realloc(msp: Mspace, mem: *mut c_void, bytes: usize) -> *mut c_void;
+    /// [`dlrealloc_in_place`] on `msp`.
+    pub fn mspace_realloc_in_place(msp: Mspace, mem: *mut c_void, bytes: usize) -> *mut c_void;
+    /// [`dlmemalign`] on `msp`.
+    pub fn mspace_memalign(msp: Mspace, alignment: usize, bytes: usize) -> *mut c_void;
+    /// [`dlindependent_calloc`] on `msp`.
+    pub fn mspace_independent_calloc(
+        msp: Mspace,
+        n: usize,
+        elem_size: usize,
+        chunks: *mut *mut c_void,
+    ) -> *mut *mut c_void;
+    /// [`dlindependent_comalloc`] on `msp`.
+    pub fn mspace_independent_comalloc(
+        msp: Mspace,
+        n: usize,
+        sizes: *const usize,
+        chunks: *mut *mut c_void,
+    ) -> *mut *mut c_void;
+    /// [`dlbulk_free`] on `msp`.
+    pub fn mspace_bulk_free(msp: Mspace, array: *mut *mut c_void, n: usize) -> usize;
+    /// [`dlmalloc_trim`] on `msp`.
+    pub fn mspace_trim(msp: Mspace, pad: usize) -> c_int;
+    /// [`dlmalloc_usable_size`] (the heap is not needed).
+    pub fn mspace_usable_size(mem: *const c_void) -> usize;
+    /// [`dlmalloc_footprint`] of `msp`.
+    pub fn mspace_footprint(msp: Mspace) -> usize;
+    /// [`dlmalloc_max_footprint`] of `msp`.
+    pub fn mspace_max_footprint(msp: Mspace) -> usize;
+    /// [`dlmalloc_footprint_limit`] of `msp`.
+    pub fn mspace_footprint_limit(msp: Mspace) -> usize;
+    /// [`dlmalloc_set_footprint_limit`] on `msp`.
+    pub fn mspace_set_footprint_limit(msp: Mspace, bytes: usize) -> usize;
+    /// [`dlmallinfo`] of `msp`.
+    pub fn mspace_mallinfo(msp: Mspace) -> MallInfo;
+    /// [`dlmallopt`]: the parameters are process-wide.
+    pub fn mspace_mallopt(param: c_int, value: c_int) -> c_int;
+    /// [`dlmalloc_inspect_all`] on `msp`.
+    pub fn mspace_inspect_all(msp: Mspace, handler: Option<InspectHandler>, arg: *mut c_void);
+    /// [`dlmalloc_check`] on `msp`.
+    pub fn mspace_check(msp: Mspace, report: Option<CheckReport>, arg: *mut c_void) -> usize;
+    /// For `pthread_atfork` "prepare": takes the locks of the global heap and
+    /// of every locked mspace.
     pub fn dlmalloc_atfork_prepare();
     /// For `pthread_atfork` "parent": releases them.
     pub fn dlmalloc_atfork_parent();

@@ -1,0 +1,146 @@
+/*
+ * mspace.c - independent heaps. An mspace's state lives in an in-use chunk
+ * at the start of its first segment, so a heap is one pointer and costs no
+ * memory outside itself. create_mspace maps that segment; create_mspace_with_base
+ * builds the heap in caller memory, which is never given back to the system
+ * (the heap may still grow with new mappings unless its footprint limit
+ * forbids it). destroy_mspace releases everything the heap mapped.
+ */
+#include "dl_internal.h"
+
+#define STATE_CHUNK_SIZE PAD_REQUEST(sizeof(dl_state))
+/* The least region a heap can live in: its state, a minimal chunk, top's foot. */
+#define MIN_MSPACE_SIZE (STATE_CHUNK_SIZE + MIN_CHUNK_SIZE + TOP_FOOT_SIZE + DL_ALIGN)
+
+/* Builds a heap in [base, base+size), whose end is DL_ALIGN aligned. */
+static dl_state *init_user_state(char *base, size_t size, size_t sflags, int locked) {
+    dl_chunk *sc = (dl_chunk *)(void *)(base + align_offset(CHUNK2MEM(base)));
+    dl_state *m = (dl_state *)CHUNK2MEM(sc);
+    memset(m, 0, sizeof *m);
+    dl_init_state(m, (locked ? USE_LOCK_FLAG : 0u) | USE_MMAP_FLAG);
+    sc->head = STATE_CHUNK_SIZE | INUSE_BITS;
+    mark_owner(m, sc, STATE_CHUNK_SIZE);
+    m->seg.base = base;
+    m->seg.size = size;
+    m->seg.flags = sflags;
+    m->least_addr = base;
+    m->footprint = m->max_footprint = size;
+    dl_chunk *first = CHUNK_AT(sc, STATE_CHUNK_SIZE);
+    dl_init_top(m, first, (size_t)(base + size - (char *)first) - TOP_FOOT_SIZE);
+    if (locked) dl_register_locked(m);
+    return m;
+}
+
+/* The state behind an mspace handle, after a sanity check of the handle. */
+static dl_state *ms(void *msp) {
+    dl_state *m = (dl_state *)msp;
+    if (DL_UNLIKELY(m == 0 || !is_aligned(m) || m->magic != dl_mparams.magic))
+        DL_CORRUPTION("invalid mspace handle (null, destroyed or overwritten)");
+    return m;
+}
+
+/* ======================= life cycle ======================= */
+
+DL_API void *create_mspace(size_t capacity, int locked) {
+    dl_ensure_initialized();
+    if (capacity >= MAX_REQUEST) return 0;
+    size_t wanted = capacity == 0 ? dl_mparams.granularity : capacity + MIN_MSPACE_SIZE;
+    size_t size = dl_granularity_align(wanted);
+    if (size < wanted) return 0;
+    char *base = (char *)custom_mmap(size);
+    if (base == DL_MMAP_FAILED || base == 0) return 0;
+    return init_user_state(base, size, 0, locked);
+}
+
+DL_API void *create_mspace_with_base(void *base, size_t capacity, int locked) {
+    dl_ensure_initialized();
+    char *start = (char *)base;
+    if (start == 0 || capacity < MIN_MSPACE_SIZE || capacity > MAX_SIZE_T - (size_t)start) return 0;
+    /* Chunks end on DL_ALIGN boundaries, so drop a ragged tail. */
+    size_t end = ((size_t)start + capacity) & ~ALIGN_MASK;
+    return init_user_state(start, end - (size_t)start, SEG_EXTERN, locked);
+}
+
+DL_API size_t destroy_mspace(void *msp) {
+    dl_state *m = ms(msp);
+    size_t freed = 0;
+    if (m->flags & USE_LOCK_FLAG) {
+        dl_unregister_locked(m);
+        final_lock(&m->mutex);
+    }
+    m->magic = 0; /* later use of the handle is caught where memory remains */
+    for (dl_mapping *map = m->mappings.next; map != &m->mappings;) {
+        dl_mapping *next = map->next;
+        size_t size = map->size;
+        if (custom_munmap(map, size) == 0) freed += size;
+        map = next;
+    }
+    /* Newest first: the state (in the oldest segment) is read to the end. */
+    dl_segment *sp = &m->seg;
+    while (sp != 0) {
+        char *seg_base = sp->base;
+        size_t size = sp->size;
+        size_t flags = sp->flags;
+        sp = sp->next;
+        if (!(flags & SEG_EXTERN) && custom_munmap(seg_base, size) == 0) freed += size;
+    }
+    return freed;
+}
+
+DL_API int mspace_track_large_chunks(void *msp, int enable) {
+    dl_state *m = ms(msp);
+    dl_lock(m);
+    int was_tracking = !(m->flags & USE_MMAP_FLAG);
+    if (enable)
+        m->flags &= ~USE_MMAP_FLAG;
+    else
+        m->flags |= USE_MMAP_FLAG;
+    dl_unlock(m);
+    return was_tracking;
+}
+
+/* ======================= the mspace_ twins of the dl* API ======================= */
+
+DL_API void *mspace_malloc(void *msp, size_t bytes) { return op_malloc(ms(msp), bytes); }
+DL_API void mspace_free(void *msp, void *mem) {
+    if (mem != 0) op_free(ms(msp), mem);
+}
+DL_API void *mspace_calloc(void *msp, size_t count, size_t elem_size) {
+    return op_calloc(ms(msp), count, elem_size);
+}
+DL_API void *mspace_realloc(void *msp, void *mem, size_t bytes) {
+    return op_realloc(ms(msp), mem, bytes);
+}
+DL_API void *mspace_realloc_in_place(void *msp, void *mem, size_t bytes) {
+    return op_realloc_in_place(ms(msp), mem, bytes);
+}
+DL_API void *mspace_memalign(void *msp, size_t alignment, size_t bytes) {
+    return op_memalign(ms(msp), alignment, bytes);
+}
+DL_API void **mspace_independent_calloc(void *msp, size_t n, size_t elem_size, void **chunks) {
+    return op_ialloc(ms(msp), n, 0, elem_size, 1, chunks);
+}
+DL_API void **mspace_independent_comalloc(void *msp, size_t n, const size_t *sizes,
+                                          void **chunks) {
+    return op_ialloc(ms(msp), n, sizes, 0, 0, chunks);
+}
+DL_API size_t mspace_bulk_free(void *msp, void **array, size_t n) {
+    return op_bulk_free(ms(msp), array, n);
+}
+DL_API int mspace_trim(void *msp, size_t pad) { return op_trim(ms(msp), pad); }
+DL_API size_t mspace_usable_size(const void *mem) { return mem == 0 ? 0 : dl_usable_size(mem); }
+DL_API size_t mspace_footprint(void *msp) { return read_word(&ms(msp)->footprint); }
+DL_API size_t mspace_max_footprint(void *msp) { return read_word(&ms(msp)->max_footprint); }
+DL_API size_t mspace_footprint_limit(void *msp) { return read_word(&ms(msp)->footprint_limit); }
+DL_API size_t mspace_set_footprint_limit(void *msp, size_t bytes) {
+    return op_set_footprint_limit(ms(msp), bytes);
+}
+DL_API struct mallinfo mspace_mallinfo(void *msp) { return op_mallinfo(ms(msp)); }
+DL_API int mspace_mallopt(int param, int value) { return op_mallopt(param, value); }
+DL_API void mspace_inspect_all(void *msp, void (*handler)(void *, void *, size_t, void *),
+                               void *arg) {
+    op_inspect_all(ms(msp), handler, arg);
+}
+DL_API size_t mspace_check(void *msp, dl_check_report report, void *arg) {
+    return op_check(ms(msp), report, arg);
+}
