@@ -29,6 +29,8 @@
 #define DL_DEFAULT_MMAP_THRESHOLD ((size_t)256 << 10)
 #define DL_DEFAULT_TRIM_THRESHOLD ((size_t)2 << 20)
 #define DL_DEFAULT_PAGE_SIZE ((size_t)4096)
+/* The first segment's size; later ones double up to the granularity. */
+#define DL_MIN_GROWTH ((size_t)64 << 10)
 /* Large frees between two scans for wholly free segments. */
 #define DL_RELEASE_CHECK_RATE 4095
 

@@ -203,6 +203,18 @@ DL_INTERNAL dl_chunk *dl_mmap_resize(dl_state *m, dl_chunk *p, size_t nb, int ca
 
 /* ======================= growing the heap ======================= */
 
+/* How many bytes to ask the system for when the heap must grow by `need`
+ * (whole pages). A heap starts with small segments that double with its
+ * size until they reach the granularity; from then on it grows in whole
+ * granules. A small arena (a 64 KiB bare-metal heap) is so never asked for
+ * a whole granule, and a large heap still makes few system calls. */
+static size_t growth_size(const dl_state *m, size_t need) {
+    size_t heap_bytes = m->footprint - m->mmapped_bytes;
+    if (heap_bytes >= dl_mparams.granularity) return dl_granularity_align(need);
+    size_t step = heap_bytes < DL_MIN_GROWTH ? DL_MIN_GROWTH : heap_bytes;
+    return dl_page_align(step > need ? step : need);
+}
+
 /* Gets system memory for a request of nb bytes (chunk size) that no bin,
  * dv or top could serve. Returns the user pointer or NULL. */
 DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb) {
@@ -210,9 +222,10 @@ DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb) {
         void *mem = mmap_alloc(m, nb);
         if (mem != 0) return mem;
     }
-    size_t asize = dl_granularity_align(nb + TOP_FOOT_SIZE + MIN_CHUNK_SIZE);
-    if (asize <= nb) return 0;
+    size_t need = dl_page_align(nb + TOP_FOOT_SIZE + MIN_CHUNK_SIZE);
+    size_t asize = growth_size(m, need);
     char *base = (char *)map_pages(m, asize);
+    if (base == 0 && asize > need) base = (char *)map_pages(m, asize = need);
     if (base == 0) return 0;
 
     if (m->top != 0 && !(m->seg.flags & SEG_EXTERN) && m->seg.base + m->seg.size == base) {

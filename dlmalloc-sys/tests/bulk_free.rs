@@ -51,7 +51,13 @@ fn in_use() -> usize {
 #[test]
 fn bulk_free_of_a_thousand_blocks() {
     let _serial = serial();
-    unsafe { dlfree(dlmalloc(1)) };
+    // Grow the heap once to more than a round needs and keep it: the rounds
+    // then add no segment, whose record would count as bytes in use.
+    unsafe {
+        assert_eq!(dlmallopt(M_TRIM_THRESHOLD, -1), 1);
+        assert_eq!(dlmallopt(M_MMAP_THRESHOLD, -1), 1);
+        dlfree(dlmalloc(8 << 20));
+    }
     let mut rng = Rng::new(0xB01C);
     for round in 0..3 {
         let before = in_use();
@@ -86,6 +92,10 @@ fn bulk_free_of_a_thousand_blocks() {
             "round {round}: uordblks {before} before the blocks, {after} after bulk_free"
         );
         assert_heap_ok("after dlbulk_free");
+    }
+    unsafe {
+        assert_eq!(dlmallopt(M_TRIM_THRESHOLD, 2 << 20), 1);
+        assert_eq!(dlmallopt(M_MMAP_THRESHOLD, 256 << 10), 1);
     }
 }
 
