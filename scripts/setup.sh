@@ -2,7 +2,9 @@
 # Installs what the test suite needs beyond Rust and a C compiler, when it is
 # missing. Idempotent; safe to run on every test run.
 #  - gcc-multilib: lets the C-core warning test also compile the core with -m32.
-#  - rustfmt, clippy: used by .ci/run.
+#  - a nightly toolchain: the `nightly` feature's core::alloc::Allocator test.
+#  - rustfmt, clippy and the 1.85 toolchain (the declared rust-version): used
+#    by .ci/run.
 set -euo pipefail
 
 need_apt=()
@@ -20,4 +22,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
+    rustup toolchain install 1.85 --profile minimal >/dev/null 2>&1 || true
+    rustup toolchain list | grep -q '^nightly' ||
+        rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: the default build, then the C core with
-# its internal assertions over the randomized model test, then with footers.
+# its internal assertions over the randomized model test, then with footers,
+# then the nightly-only Allocator impl. Bare-metal and 32-bit checks live in
+# scripts/cross.sh.
 # This is the README's test command; .ci/run calls it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +17,9 @@ cargo test -p dlmalloc-sys --features debug --test random_model --test stress_th
 
 echo "== C core with footers (feature footers)"
 cargo test -p dlmalloc-sys --features footers
+
+echo "== safe crate over a core with footers and assertions"
+cargo test -p dlmalloc --features footers,debug
+
+echo "== core::alloc::Allocator for Mspace (feature nightly, nightly toolchain)"
+cargo +nightly test -p dlmalloc --features nightly

@@ -13,10 +13,15 @@
  *  custom_mmap(len)      len bytes, page aligned, readable and writable;
  *                        (void*)-1 on failure (not NULL). Need not be zeroed.
  *  custom_munmap(p, len) returns 0 on success, -1 on failure. The core passes
- *                        either a whole mapping it got from custom_mmap, a run
- *                        of adjacent whole mappings (the core merges
- *                        neighbours), or the tail of such a run (trimming).
+ *                        a whole mapping it got from custom_mmap, a run of
+ *                        adjacent whole mappings (the core merges
+ *                        neighbours), the tail of such a mapping or run
+ *                        (trimming top, shrinking a large block in place), or
+ *                        what remains after such a tail was given back.
  *                        On failure the core keeps using the range.
+ *                        The page hooks may run concurrently (each heap has
+ *                        its own lock; create/destroy_mspace take none):
+ *                        shared page state needs its own lock.
  *  init_lock(lk)         prepares the pointer-sized slot *lk (initially 0)
  *  final_lock(lk)        the slot is no longer used (mspace destroyed)
  *  acquire_lock(lk)      blocks until the caller owns the lock (not recursive)
@@ -30,7 +35,10 @@
  *
  * Optional hooks (weak references where the target supports them; a platform
  * that does not define them links and works unchanged)
- *  custom_page_size()    the system page size, a power of two
+ *  custom_page_size()    the system page size, a power of two. Called once,
+ *                        on the first call into the allocator; the value is
+ *                        kept. custom_mmap should call it, because a weak
+ *                        reference does not pull an object out of an archive.
  */
 #ifndef DL_HOOKS_H
 #define DL_HOOKS_H

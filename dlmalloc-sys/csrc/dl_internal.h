@@ -47,7 +47,7 @@ typedef struct dl_params {
 DL_INTERNAL dl_params dl_mparams;
 DL_INTERNAL dl_state dl_gm; /* the global heap */
 DL_INTERNAL int dl_params_ready; /* 0 not set up, 1 being set up, 2 ready */
-DL_INTERNAL void *dl_registry_lock; /* guards fork.c's list of locked mspaces */
+DL_INTERNAL void *dl_registry_lock; /* guards fork.c's list of live mspaces */
 
 DL_INTERNAL void dl_init_slow(void);
 /* Every public entry calls this first; after start-up it is one load. */
@@ -158,10 +158,13 @@ DL_INTERNAL void dl_heap_inspect(dl_state *m,
                                  void (*handler)(void *, void *, size_t, void *), void *arg);
 DL_INTERNAL size_t dl_limit_from_request(size_t bytes);
 
-/* ---- fork.c: the registry of locked mspaces ------------------------------- */
+/* ---- fork.c: the registry of live mspaces, fork handlers -------------------- */
 
-DL_INTERNAL void dl_register_locked(dl_state *m);
-DL_INTERNAL void dl_unregister_locked(dl_state *m);
+DL_INTERNAL void dl_register_mspace(dl_state *m);
+DL_INTERNAL void dl_unregister_mspace(dl_state *m);
+#if DL_FOOTERS
+DL_INTERNAL int dl_is_live_heap(const dl_state *owner);
+#endif
 
 /* ---- check.c: the heap walker and debug checks ------------------------------- */
 

@@ -203,7 +203,7 @@ typedef struct dl_state {
     unsigned flags;
     void *mutex;
     dl_segment seg; /* the newest segment (holds top) */
-    struct dl_state *fork_next; /* locked mspaces: the fork registry's link */
+    struct dl_state *next_space; /* mspaces: the registry's link (fork.c) */
 } dl_state;
 
 #define BIN_AT(m, i) \

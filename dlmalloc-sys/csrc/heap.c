@@ -187,9 +187,7 @@ DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
 #if DL_FOOTERS
     size_t tag = CHUNK_AT(p, chunksize(p))->prev_foot;
     if (DL_UNLIKELY(tag != dl_owner_tag(m))) {
-        dl_state *owner = (dl_state *)(tag ^ dl_mparams.magic);
-        if (((size_t)owner & (sizeof(void *) - 1)) == 0 && owner != 0 &&
-            owner->magic == dl_mparams.magic)
+        if (dl_is_live_heap((dl_state *)(tag ^ dl_mparams.magic)))
             DL_CORRUPTION("chunk freed into a heap (mspace) that does not own it");
         DL_CORRUPTION("forged or corrupted chunk: its owner footer is not valid");
     }

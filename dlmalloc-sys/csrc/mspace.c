@@ -27,12 +27,13 @@ static dl_state *init_user_state(char *base, size_t size, size_t sflags, int loc
     m->footprint = m->max_footprint = size;
     dl_chunk *first = CHUNK_AT(sc, STATE_CHUNK_SIZE);
     dl_init_top(m, first, (size_t)(base + size - (char *)first) - TOP_FOOT_SIZE);
-    if (locked) dl_register_locked(m);
+    dl_register_mspace(m);
     return m;
 }
 
 /* The state behind an mspace handle, after a sanity check of the handle. */
 static dl_state *ms(void *msp) {
+    dl_ensure_initialized(); /* before it, the process magic is still 0 */
     dl_state *m = (dl_state *)msp;
     if (DL_UNLIKELY(m == 0 || !is_aligned(m) || m->magic != dl_mparams.magic))
         DL_CORRUPTION("invalid mspace handle (null, destroyed or overwritten)");
@@ -64,10 +65,8 @@ DL_API void *create_mspace_with_base(void *base, size_t capacity, int locked) {
 DL_API size_t destroy_mspace(void *msp) {
     dl_state *m = ms(msp);
     size_t freed = 0;
-    if (m->flags & USE_LOCK_FLAG) {
-        dl_unregister_locked(m);
-        final_lock(&m->mutex);
-    }
+    dl_unregister_mspace(m);
+    if (m->flags & USE_LOCK_FLAG) final_lock(&m->mutex);
     m->magic = 0; /* later use of the handle is caught where memory remains */
     for (dl_mapping *map = m->mappings.next; map != &m->mappings;) {
         dl_mapping *next = map->next;

@@ -31,32 +31,56 @@
 //!   through this allocator** (it would re-enter the held lock and deadlock).
 //! - `custom_mmap(len)` returns `len` bytes, aligned to the page size,
 //!   readable and writable, or `(void*)-1` (`usize::MAX as *mut c_void`) on
-//!   failure, never null. The memory need not be zeroed. `len` is always a
-//!   multiple of the page size.
+//!   failure (null is also taken as failure). The memory need not be zeroed.
+//!   `len` is always a multiple of the page size. A result that is not page
+//!   aligned ends in `custom_abort`.
 //! - `custom_munmap(ptr, len)` returns 0 on success and -1 on failure. The
 //!   core passes a whole range it got from `custom_mmap`, a run of adjacent
-//!   such ranges (the core merges neighbouring mappings into one segment), or
-//!   the page-aligned tail of such a run (trimming). A platform whose
-//!   mappings cannot be split or joined returns -1 for those calls: the core
-//!   then keeps using the range, and nothing is lost.
+//!   such ranges (the core merges neighbouring mappings into one segment),
+//!   the page-aligned tail of such a range or run (trimming the heap's top,
+//!   shrinking a large block in place), or what remains of one after such a
+//!   tail was given back. A platform whose mappings cannot be split or
+//!   joined returns -1 for those calls: the core then keeps using the range,
+//!   and nothing is lost.
+//! - The page hooks can run **concurrently**: different heaps (mspaces) hold
+//!   different locks, and `create_mspace`, `destroy_mspace` and unlocked
+//!   mspaces call them under no lock at all. A platform whose pages come from
+//!   shared state (a pool, an arena) guards it with a lock of its own.
 //! - The four lock hooks manage a lock that lives in one pointer-sized slot,
 //!   zero before `init_lock`. `acquire_lock` blocks until the caller owns
-//!   the lock; the core never takes a lock it already holds. Empty bodies
-//!   are correct for a single-threaded program.
-//! - `custom_abort(msg, file, line)` never returns. `msg` is ASCII and
-//!   names the detected problem (double free, corrupted chunk, ...); `file`
-//!   is the C source file that detected it.
+//!   the lock; the core never takes a lock it already holds, but it may hold
+//!   several different locks at once (the fork handlers take every heap's
+//!   lock). The core initialises one lock for its registry of mspaces and
+//!   one per locked heap; `final_lock` is called only by `destroy_mspace`, on
+//!   an unlocked lock, just before the slot's memory may disappear; in the
+//!   child of a `fork` the slot is zeroed and `init_lock` called again.
+//!   Empty bodies are correct for a single-threaded program.
+//! - `custom_abort(msg, file, line)` never returns and must not allocate.
+//!   `msg` is ASCII and names the detected problem (double free, corrupted
+//!   chunk, ...); `file` is the C source file that detected it.
 //! - `memcpy` and `memset` come from the C library or from Rust's
 //!   compiler-builtins; nothing to do on most targets.
 //!
-//! One optional hook is looked up weakly on ELF and Mach-O targets; a
-//! platform that does not define it links and runs unchanged:
+//! One optional hook is looked up weakly on ELF and Mach-O targets (never on
+//! Windows or UEFI); a platform that does not define it links and runs
+//! unchanged:
 //!
 //! ```text
 //! extern "C" fn custom_page_size() -> usize   // the system page size, a power of two
 //! ```
 //!
-//! Without it the core assumes 4096-byte pages.
+//! Without it the core assumes 4096-byte pages. It is called once, by the
+//! first call into the allocator (from any thread, before any lock exists),
+//! and its value is kept; a value that is not a power of two ends in
+//! `custom_abort`, and the granularity is raised to it if smaller. A weak
+//! reference does not pull an object file out of a static library, so a
+//! platform should make `custom_mmap` call `custom_page_size` (then both are
+//! linked whenever the core is).
+//!
+//! The first call into the allocator sets the core up; threads that make
+//! their first call at that same moment busy-wait for it. On an RTOS with
+//! strict priorities on one core, make one allocation before starting
+//! threads.
 //!
 //! # Build configuration
 //!

@@ -56,7 +56,18 @@ fn c_values() -> HashMap<String, i64> {
     std::fs::write(&source, program()).expect("write layout.c");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let include = concat!(env!("CARGO_MANIFEST_DIR"), "/csrc");
-    let build = Command::new(&cc)
+    let mut command = Command::new(&cc);
+    // The C sizes must be those of the Rust target, not of the host `cc`
+    // builds for by default: a 32-bit x86 target (i686) is usually tested on
+    // an x86_64 host, whose compiler needs `-m32` for 32-bit code.
+    if cfg!(all(
+        target_pointer_width = "32",
+        target_arch = "x86",
+        target_os = "linux"
+    )) {
+        command.arg("-m32");
+    }
+    let build = command
         .arg("-std=c99")
         .arg("-I")
         .arg(include)

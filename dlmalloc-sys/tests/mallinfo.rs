@@ -65,7 +65,12 @@ fn consistent(context: &str) -> MallInfo {
 fn mallinfo_is_consistent() {
     // Fixed thresholds, whatever the defaults are.
     assert_eq!(unsafe { dlmallopt(M_MMAP_THRESHOLD, 256 * KIB as i32) }, 1);
-    unsafe { dlfree(dlmalloc(1)) };
+    // Grow the heap up front to hold the 100 blocks below (about 100 KiB,
+    // more than the first segment), then free it all back to top. Were the
+    // heap to grow while they are live, a new segment not mapped right next
+    // to the old one (as often happens on 32-bit) would keep its record, an
+    // in-use chunk, and the frees could not bring `uordblks` back exactly.
+    unsafe { dlfree(dlmalloc(200 * KIB)) };
     let start = consistent("at start");
 
     // ---- heap blocks raise uordblks by at least their size ----------------

@@ -48,21 +48,23 @@ fn resize(p: *mut c_void, old: usize, new: usize, seed: u64) -> *mut c_void {
 }
 
 /// Allocates two blocks of the given sizes such that the second directly
-/// follows the first. Blocks that do not fit the arrangement are kept aside
-/// and freed after the caller is done, so they cannot fill the gap.
+/// follows the first: `dlindependent_comalloc` carves them side by side, and
+/// each is an ordinary block afterwards. The third value (always empty) is
+/// kept so callers read the same as when blocks had to be set aside.
 fn adjacent_pair(a_size: usize, b_size: usize) -> (*mut c_void, *mut c_void, Vec<*mut c_void>) {
-    let mut aside = Vec::new();
-    for _ in 0..64 {
-        let a = unsafe { dlmalloc(a_size) };
-        let b = unsafe { dlmalloc(b_size) };
-        assert!(!a.is_null() && !b.is_null());
-        if unsafe { directly_follows(a, b) } {
-            return (a, b, aside);
-        }
-        aside.push(a);
-        aside.push(b);
-    }
-    panic!("64 consecutive dlmalloc({a_size}) / dlmalloc({b_size}) pairs were never adjacent");
+    let sizes = [a_size, b_size];
+    let mut blocks = [null_mut::<c_void>(); 2];
+    let array = unsafe { dlindependent_comalloc(2, sizes.as_ptr(), blocks.as_mut_ptr()) };
+    assert!(
+        !array.is_null(),
+        "dlindependent_comalloc({a_size}, {b_size}) failed"
+    );
+    let (a, b) = (blocks[0], blocks[1]);
+    assert!(
+        unsafe { directly_follows(a, b) },
+        "comalloc blocks are not adjacent"
+    );
+    (a, b, Vec::new())
 }
 
 #[test]

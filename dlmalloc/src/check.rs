@@ -3,13 +3,12 @@
 use core::ffi::{CStr, c_char, c_void};
 use core::fmt;
 
-use crate::DLMalloc;
-use crate::raw;
-
 /// How many violations a [`HeapCheckError`] records in detail.
 const RECORDED: usize = 8;
 
-/// One broken heap invariant found by [`DLMalloc::heap_check`].
+/// One broken heap invariant found by a heap check
+/// ([`DLMalloc::heap_check`](crate::DLMalloc::heap_check) and the
+/// `heap_check` of the other heap types).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Violation {
     what: &'static CStr,
@@ -59,12 +58,24 @@ pub struct HeapCheckError {
 }
 
 impl HeapCheckError {
-    const fn new() -> HeapCheckError {
+    pub(crate) const fn new() -> HeapCheckError {
         HeapCheckError {
             count: 0,
             recorded: 0,
             first: [Violation::NONE; RECORDED],
         }
+    }
+
+    /// The outcome of a check that counted `found` violations and reported
+    /// them into `self`.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error cannot be boxed: the crate has no allocator of its own and the \
+                  report is built under the heap lock; a failed check is rare"
+    )]
+    pub(crate) fn into_result(mut self, found: usize) -> Result<(), HeapCheckError> {
+        self.count = self.count.max(found);
+        if self.count == 0 { Ok(()) } else { Err(self) }
     }
 
     fn push(&mut self, violation: Violation) {
@@ -113,13 +124,19 @@ impl fmt::Display for HeapCheckError {
 
 impl core::error::Error for HeapCheckError {}
 
-/// The `dlmalloc_check` callback: records one violation in the
-/// `HeapCheckError` that `arg` points to. Runs with the heap lock held, so
-/// it must not allocate, and it does not.
-unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_void) {
+/// The `dlmalloc_check` / `mspace_check` callback: records one violation in
+/// the `HeapCheckError` that `arg` points to. Runs with the heap lock held,
+/// so it must not allocate, and it does not.
+///
+/// # Safety
+///
+/// `arg` must point to a `HeapCheckError` that nothing else uses during the
+/// call, and `what` must be null or static NUL-terminated text; otherwise
+/// the behavior is undefined.
+pub(crate) unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_void) {
     // SAFETY: `arg` is the `&mut HeapCheckError` that `heap_check` passed to
-    // dlmalloc_check, which calls back only before it returns; nothing else
-    // uses the error meanwhile.
+    // the check, which calls back only before it returns; nothing else uses
+    // the error meanwhile (this function's contract).
     let report = unsafe { &mut *arg.cast::<HeapCheckError>() };
     let what = if what.is_null() {
         c"(no description)"
@@ -132,50 +149,6 @@ unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_
         what,
         address: at as usize,
     });
-}
-
-impl DLMalloc {
-    /// Walks the whole global heap and verifies every invariant the core
-    /// maintains (boundary tags, bins and their bitmaps, top, segment
-    /// records, directly mapped chunks, footprint accounting).
-    ///
-    /// The walk holds the heap lock, so other threads' allocations wait for
-    /// it; its cost grows with the number of chunks. Tests call it after a
-    /// workload; a program may call it when it suspects corruption.
-    ///
-    /// ```
-    /// use dlmalloc::DLMalloc;
-    /// use dlmalloc_platform_std as _;
-    ///
-    /// #[global_allocator]
-    /// static GLOBAL: DLMalloc = DLMalloc;
-    ///
-    /// fn main() {
-    ///     let words: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
-    ///     if let Err(error) = GLOBAL.heap_check() {
-    ///         panic!("{error}");
-    ///     }
-    ///     drop(words);
-    /// }
-    /// ```
-    #[allow(
-        clippy::result_large_err,
-        reason = "the error cannot be boxed: the crate has no allocator of its own and the \
-                  report is built under the heap lock; a failed check is rare"
-    )]
-    pub fn heap_check(&self) -> Result<(), HeapCheckError> {
-        let mut report = HeapCheckError::new();
-        // SAFETY: `record` matches CheckReport and only writes to `report`,
-        // which outlives the call; the check itself only reads the heap.
-        let found =
-            unsafe { raw::dlmalloc_check(Some(record), (&raw mut report).cast::<c_void>()) };
-        report.count = report.count.max(found);
-        if report.count == 0 {
-            Ok(())
-        } else {
-            Err(report)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! The global heap of the C core as a Rust [`GlobalAlloc`].
+//! The global heap of the C core as a Rust [`GlobalAlloc`], with its
+//! statistics, trimming, footprint limit and heap check.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ptr;
 
-use crate::raw;
+use crate::check::HeapCheckError;
+use crate::heap::{GlobalHeap, RawHeap};
+use crate::stats::Stats;
 
 /// The C core's global heap as a Rust allocator.
 ///
@@ -42,92 +44,161 @@ use crate::raw;
 /// unsafe { DLMalloc.dealloc(block, layout) };
 /// ```
 ///
-/// Blocks whose alignment is at most [`raw::MALLOC_ALIGNMENT`] (two pointer
+/// Blocks whose alignment is at most [`raw::MALLOC_ALIGNMENT`](crate::raw::MALLOC_ALIGNMENT) (two pointer
 /// sizes) come from plain `dlmalloc`; larger alignments use `dlmemalign`.
 /// `realloc` keeps the layout's alignment and, when it has to move a block,
 /// copies exactly the smaller of the old and new sizes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DLMalloc;
 
-/// Whether the core's plain `dlmalloc` already returns blocks aligned to
-/// `align`.
-#[inline]
-fn malloc_aligns(align: usize) -> bool {
-    align <= raw::MALLOC_ALIGNMENT
-}
-
 // SAFETY: the core returns blocks of at least the requested size, aligned to
-// MALLOC_ALIGNMENT (dlmalloc, dlcalloc, dlrealloc) or to the requested power of
-// two (dlmemalign), or null; a block stays valid until it is freed, blocks do
-// not overlap, and the core's lock hooks make it safe to call from any thread.
+// MALLOC_ALIGNMENT (malloc, calloc, realloc) or to the requested power of two
+// (memalign), or null; a block stays valid until it is freed, blocks do not
+// overlap, and the core's lock hooks make it safe to call from any thread.
+// `RawHeap` keeps the layout's alignment across realloc.
 unsafe impl GlobalAlloc for DLMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let block = if malloc_aligns(layout.align()) {
-            // SAFETY: dlmalloc accepts any size and returns null on failure.
-            unsafe { raw::dlmalloc(layout.size()) }
-        } else {
-            // SAFETY: the alignment of a Layout is a power of two, which
-            // dlmemalign accepts; it returns null on failure.
-            unsafe { raw::dlmemalign(layout.align(), layout.size()) }
-        };
-        block.cast()
+        GlobalHeap.alloc(layout)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if malloc_aligns(layout.align()) {
-            // SAFETY: dlcalloc accepts any sizes and returns zeroed memory or
-            // null.
-            return unsafe { raw::dlcalloc(1, layout.size()) }.cast();
-        }
-        // SAFETY: the caller's contract for alloc_zeroed is that of alloc.
-        let block = unsafe { self.alloc(layout) };
-        if !block.is_null() {
-            // SAFETY: `block` is a fresh allocation of `layout.size()` bytes.
-            unsafe { ptr::write_bytes(block, 0, layout.size()) };
-        }
-        block
+        GlobalHeap.alloc_zeroed(layout)
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
         // SAFETY: the caller guarantees `ptr` was allocated by this allocator,
         // so by the core's global heap, and is not used again.
-        unsafe { raw::dlfree(ptr.cast()) }
+        unsafe { GlobalHeap.dealloc(ptr) }
     }
 
+    #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if malloc_aligns(layout.align()) {
-            // SAFETY: `ptr` is a live block of the global heap (caller's
-            // contract) and every block dlrealloc returns is aligned to
-            // MALLOC_ALIGNMENT >= layout.align(). On failure it returns null
-            // and leaves the old block untouched, as GlobalAlloc requires.
-            return unsafe { raw::dlrealloc(ptr.cast(), new_size) }.cast();
-        }
-        // An over-aligned block: dlrealloc could move it to a block with only
-        // the default alignment, so resize in place or move it ourselves.
-        // SAFETY: `ptr` is a live block of the global heap; dlrealloc_in_place
-        // never moves it and returns null when it cannot resize it.
-        let resized = unsafe { raw::dlrealloc_in_place(ptr.cast(), new_size) };
-        if !resized.is_null() {
-            return ptr;
-        }
-        // SAFETY: the caller guarantees that `new_size`, rounded up to
-        // `layout.align()`, does not overflow isize, and the alignment comes
-        // from a valid Layout.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: `new_size` is non-zero (caller's contract).
-        let new_block = unsafe { self.alloc(new_layout) };
-        if !new_block.is_null() {
-            // SAFETY: both blocks are live, distinct, and at least
-            // min(old, new) bytes long; the old one is freed exactly once and
-            // the caller no longer uses it after a successful realloc.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr, new_block, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
-        }
-        new_block
+        // SAFETY: GlobalAlloc::realloc's contract, which the caller upholds,
+        // is realloc_layout's; `ptr` is a block of the global heap.
+        unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) }
+    }
+}
+
+impl DLMalloc {
+    /// A snapshot of the global heap's statistics.
+    ///
+    /// ```
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: DLMalloc = DLMalloc;
+    ///
+    /// fn main() {
+    ///     let buffer = vec![7u8; 100_000];
+    ///     let stats = GLOBAL.stats();
+    ///     assert!(stats.in_use_bytes >= buffer.len());
+    ///     println!("{stats}");
+    /// }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        GlobalHeap.stats()
+    }
+
+    /// Gives unused memory back to the system: the free top of the heap
+    /// beyond `pad` bytes, and segments that are wholly free. Returns `true`
+    /// if anything was released.
+    ///
+    /// The heap trims itself when its free top grows past the trim
+    /// threshold ([`raw::M_TRIM_THRESHOLD`](crate::raw::M_TRIM_THRESHOLD)); call this after freeing a
+    /// lot of memory that will not be needed again soon.
+    ///
+    /// ```
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: DLMalloc = DLMalloc;
+    ///
+    /// fn main() {
+    ///     let blocks: Vec<Vec<u8>> = (0..100).map(|_| vec![1; 64 << 10]).collect();
+    ///     drop(blocks);
+    ///     GLOBAL.trim(0);
+    ///     assert!(GLOBAL.stats().footprint < GLOBAL.stats().max_footprint);
+    /// }
+    /// ```
+    pub fn trim(&self, pad: usize) -> bool {
+        GlobalHeap.trim(pad)
+    }
+
+    /// The footprint limit in force: the most system memory the global heap
+    /// may hold. `None` when there is no limit (the default).
+    ///
+    /// ```
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// assert_eq!(DLMalloc.footprint_limit(), None);
+    /// ```
+    pub fn footprint_limit(&self) -> Option<usize> {
+        GlobalHeap.footprint_limit()
+    }
+
+    /// Limits the system memory the global heap may hold to `limit` bytes
+    /// (rounded up to whole pages), or removes the limit with `None`.
+    /// Returns the limit now in force.
+    ///
+    /// Once the limit is reached, allocations that would need more system
+    /// memory fail (return null) instead of growing the heap; memory already
+    /// held is kept. As in the C API, `Some(0)` also removes the limit.
+    ///
+    /// ```
+    /// use core::alloc::{GlobalAlloc, Layout};
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// let limit = DLMalloc.stats().footprint + (64 << 20);
+    /// let in_force = DLMalloc.set_footprint_limit(Some(limit)).unwrap();
+    /// assert!(in_force >= limit);
+    ///
+    /// // A request beyond the limit fails instead of growing the heap.
+    /// let huge = Layout::from_size_align(128 << 20, 8).unwrap();
+    /// // SAFETY: the layout has a non-zero size.
+    /// assert!(unsafe { DLMalloc.alloc(huge) }.is_null());
+    ///
+    /// assert_eq!(DLMalloc.set_footprint_limit(None), None);
+    /// ```
+    pub fn set_footprint_limit(&self, limit: Option<usize>) -> Option<usize> {
+        GlobalHeap.set_footprint_limit(limit)
+    }
+
+    /// Walks the whole global heap and verifies every invariant the core
+    /// maintains (boundary tags, bins and their bitmaps, top, segment
+    /// records, directly mapped chunks, footprint accounting).
+    ///
+    /// The walk holds the heap lock, so other threads' allocations wait for
+    /// it; its cost grows with the number of chunks. Tests call it after a
+    /// workload; a program may call it when it suspects corruption.
+    ///
+    /// ```
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: DLMalloc = DLMalloc;
+    ///
+    /// fn main() {
+    ///     let words: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+    ///     if let Err(error) = GLOBAL.heap_check() {
+    ///         panic!("{error}");
+    ///     }
+    ///     drop(words);
+    /// }
+    /// ```
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error cannot be boxed: the crate has no allocator of its own and the \
+                  report is built under the heap lock; a failed check is rare"
+    )]
+    pub fn heap_check(&self) -> Result<(), HeapCheckError> {
+        GlobalHeap.heap_check()
     }
 }

@@ -1,14 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(missing_docs)]
+#![cfg_attr(feature = "nightly", feature(allocator_api))]
 
+mod allocator;
 mod check;
-mod footprint;
 mod global;
+mod heap;
+mod mspace;
+mod mspace_alloc;
 mod stats;
 
 pub use check::{HeapCheckError, Violation};
 pub use global::DLMalloc;
+pub use mspace::{CreateError, Growth, Locked, Locking, Mspace, Unlocked};
+pub use mspace_alloc::MspaceAlloc;
 pub use stats::Stats;
 
 /// The raw C API of the core, re-exported from `dlmalloc-sys`.

@@ -2,8 +2,7 @@
 
 use core::fmt;
 
-use crate::DLMalloc;
-use crate::raw::{self, MallInfo};
+use crate::raw::MallInfo;
 
 /// A snapshot of a heap's statistics.
 ///
@@ -56,6 +55,20 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The statistics of a heap that does not exist yet: no memory, no limit.
+    pub(crate) const EMPTY: Stats = Stats {
+        footprint: 0,
+        max_footprint: 0,
+        footprint_limit: None,
+        arena_bytes: 0,
+        in_use_bytes: 0,
+        free_bytes: 0,
+        free_chunks: 0,
+        mmapped_chunks: 0,
+        mmapped_bytes: 0,
+        top_bytes: 0,
+    };
+
     /// Builds a snapshot from the raw values the core reports for one heap
     /// (the global heap or an mspace). A `footprint_limit` of `usize::MAX`
     /// means "no limit".
@@ -98,38 +111,6 @@ impl fmt::Display for Stats {
         match self.footprint_limit {
             Some(limit) => write!(f, "footprint limit  = {limit:>10}"),
             None => write!(f, "footprint limit  = {:>10}", "none"),
-        }
-    }
-}
-
-impl DLMalloc {
-    /// A snapshot of the global heap's statistics.
-    ///
-    /// ```
-    /// use dlmalloc::DLMalloc;
-    /// use dlmalloc_platform_std as _;
-    ///
-    /// #[global_allocator]
-    /// static GLOBAL: DLMalloc = DLMalloc;
-    ///
-    /// fn main() {
-    ///     let buffer = vec![7u8; 100_000];
-    ///     let stats = GLOBAL.stats();
-    ///     assert!(stats.in_use_bytes >= buffer.len());
-    ///     println!("{stats}");
-    /// }
-    /// ```
-    pub fn stats(&self) -> Stats {
-        // SAFETY: these functions only read the global heap's counters, under
-        // its lock; they are callable at any time, even before the first
-        // allocation.
-        unsafe {
-            Stats::from_raw(
-                raw::dlmalloc_footprint(),
-                raw::dlmalloc_max_footprint(),
-                raw::dlmalloc_footprint_limit(),
-                raw::dlmallinfo(),
-            )
         }
     }
 }

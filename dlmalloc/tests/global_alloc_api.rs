@@ -11,10 +11,26 @@ fn alignments() -> impl Iterator<Item = usize> {
     (0..=16).map(|shift| 1usize << shift)
 }
 
-/// A size close to `isize::MAX` that is a valid `Layout` size for every
-/// alignment up to 4096: no system can provide it.
-fn huge_size() -> usize {
-    (isize::MAX as usize - 4096) & !4095
+/// A valid `Layout` size for `align` (up to 4096) that no heap can provide,
+/// or `None` if there is none.
+///
+/// On 64-bit, a size close to `isize::MAX`, valid for every such alignment,
+/// is beyond any address space. On 32-bit, `isize::MAX` is only 2 GiB, which
+/// a process can really get; what must fail there is what the core refuses
+/// at once: requests at or above `MAX_REQUEST` (`usize::MAX / 2`, which is
+/// `isize::MAX`), and for `memalign` (alignments above `MALLOC_ALIGNMENT`)
+/// those at or above `MAX_REQUEST - align`. The largest size valid for
+/// `align`, `isize::MAX + 1 - align`, is both for `align == 1` and for
+/// `align > MALLOC_ALIGNMENT`; for the alignments in between no valid size
+/// must fail.
+fn huge_size(align: usize) -> Option<usize> {
+    if cfg!(target_pointer_width = "64") {
+        Some((isize::MAX as usize - 4096) & !4095)
+    } else if align == 1 || align > dlmalloc_sys::MALLOC_ALIGNMENT {
+        Some(isize::MAX as usize + 1 - align)
+    } else {
+        None
+    }
 }
 
 fn fill(block: *mut u8, len: usize, seed: u8) {
@@ -185,7 +201,10 @@ fn shrinking_an_over_aligned_block_copies_only_the_new_size() {
 #[test]
 fn huge_requests_return_null() {
     for align in [1, 16, 32, 4096] {
-        let layout = Layout::from_size_align(huge_size(), align).unwrap();
+        let Some(huge) = huge_size(align) else {
+            continue;
+        };
+        let layout = Layout::from_size_align(huge, align).unwrap();
         // SAFETY: non-zero size.
         let block = unsafe { DLMalloc.alloc(layout) };
         assert!(block.is_null(), "huge alloc at align {align}");
@@ -199,6 +218,10 @@ fn huge_requests_return_null() {
 #[test]
 fn failed_realloc_keeps_the_old_block() {
     for align in [8, 16, 64, 4096] {
+        // On 32-bit there is no huge size that must fail at align 8.
+        let Some(huge) = huge_size(align) else {
+            continue;
+        };
         let layout = Layout::from_size_align(1000, align).unwrap();
         // SAFETY: non-zero size.
         let block = unsafe { DLMalloc.alloc(layout) };
@@ -206,7 +229,7 @@ fn failed_realloc_keeps_the_old_block() {
         fill(block, 1000, 77);
         // SAFETY: live with `layout`; the new size rounded up to `align`
         // does not overflow isize.
-        let failed = unsafe { DLMalloc.realloc(block, layout, huge_size()) };
+        let failed = unsafe { DLMalloc.realloc(block, layout, huge) };
         assert!(failed.is_null(), "huge realloc at align {align} succeeded");
         assert!(holds(block, 1000, 77), "failed realloc damaged the block");
         // SAFETY: still live with `layout`, since the realloc failed.

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests of the raw C API: a deterministic
-//! PRNG, position-dependent byte patterns, the page size, a heap check that
-//! collects the checker's reports, and a per-binary lock for tests that
-//! assert exact global statistics.
+//! PRNG, position-dependent byte patterns, the page size, heap checks (of
+//! the global heap and of an mspace) that collect the checker's reports, a
+//! per-binary lock for tests that assert exact global statistics, and the
+//! re-executed child process that misuse tests abort in.
 //!
 //! Nothing here allocates through the dl heap: the test harness itself runs
 //! on the system allocator, so the heap only sees the tests' explicit calls.
@@ -12,7 +13,10 @@
 use core::ffi::{CStr, c_char, c_void};
 use std::sync::{Mutex, MutexGuard};
 
-use dlmalloc_sys::dlmalloc_check;
+use dlmalloc_sys::{
+    CheckReport, InspectHandler, Mspace, dlmalloc_check, dlmalloc_inspect_all, mspace_check,
+    mspace_inspect_all,
+};
 
 unsafe extern "C" {
     /// The optional page-size hook; dlmalloc-platform-std defines it from
@@ -182,8 +186,8 @@ struct Report {
 }
 
 unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_void) {
-    // SAFETY: `arg` is the `&mut Report` that `heap_violations` passes, alive
-    // for the whole `dlmalloc_check` call and not otherwise accessed.
+    // SAFETY: `arg` is the `&mut Report` that `collect_violations` passes,
+    // alive for the whole check and not otherwise accessed.
     let report = unsafe { &mut *arg.cast::<Report>() };
     if report.count < report.first.len() {
         report.first[report.count] = (what, at as usize);
@@ -191,17 +195,18 @@ unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_
     report.count += 1;
 }
 
-/// Runs `dlmalloc_check` with a report callback and returns one line per
+/// Runs one heap check (`check(report, arg)`, a call of `dlmalloc_check` or
+/// `mspace_check`) with a report callback and returns one line per
 /// violation (empty when the heap is sound). Also checks that the returned
 /// count equals the number of reports.
-pub fn heap_violations() -> Vec<String> {
+fn collect_violations(
+    check: impl FnOnce(Option<CheckReport>, *mut c_void) -> usize,
+) -> Vec<String> {
     let mut report = Report {
         count: 0,
         first: [(core::ptr::null(), 0); 32],
     };
-    // SAFETY: `record` matches the callback contract and `report` outlives
-    // the call.
-    let returned = unsafe { dlmalloc_check(Some(record), (&raw mut report).cast::<c_void>()) };
+    let returned = check(Some(record), (&raw mut report).cast::<c_void>());
     let mut lines = Vec::new();
     for &(what, at) in report.first.iter().take(report.count) {
         let text = if what.is_null() {
@@ -219,10 +224,46 @@ pub fn heap_violations() -> Vec<String> {
     }
     assert_eq!(
         returned, report.count,
-        "dlmalloc_check returned {returned} but reported {} violations: {lines:?}",
+        "the heap check returned {returned} but reported {} violations: {lines:?}",
         report.count
     );
     lines
+}
+
+/// Runs `dlmalloc_check` on the global heap; see [`collect_violations`].
+pub fn heap_violations() -> Vec<String> {
+    // SAFETY: `record` matches the callback contract and the report it
+    // fills outlives the call.
+    collect_violations(|report, arg| unsafe { dlmalloc_check(report, arg) })
+}
+
+/// Runs `mspace_check` on `msp`; see [`collect_violations`].
+///
+/// # Safety
+///
+/// `msp` must be a live mspace handle (created and not destroyed); anything
+/// else is undefined behavior.
+pub unsafe fn mspace_violations(msp: Mspace) -> Vec<String> {
+    // SAFETY: the caller guarantees a live handle; `record` matches the
+    // callback contract and the report it fills outlives the call.
+    collect_violations(|report, arg| unsafe { mspace_check(msp, report, arg) })
+}
+
+/// Panics, listing the violations, unless mspace `msp` checks clean.
+///
+/// # Safety
+///
+/// As for [`mspace_violations`].
+#[track_caller]
+pub unsafe fn assert_mspace_ok(msp: Mspace, context: &str) {
+    // SAFETY: forwarded from the caller.
+    let lines = unsafe { mspace_violations(msp) };
+    assert!(
+        lines.is_empty(),
+        "{context}: mspace_check({msp:?}) found {} violation(s):\n  {}",
+        lines.len(),
+        lines.join("\n  ")
+    );
 }
 
 /// Panics, listing the violations, unless the global heap checks clean.
@@ -260,4 +301,138 @@ pub unsafe fn directly_follows(a: *const c_void, b: *const c_void) -> bool {
     let end = a as usize + usable;
     let b = b as usize;
     b >= end && b - end <= 2 * core::mem::size_of::<usize>()
+}
+
+/// SIGABRT on Linux (and every other Unix this runs on); hard-coded to keep
+/// the crate free of a libc dev-dependency.
+pub const SIGABRT: i32 = 6;
+
+/// Re-runs this test binary in a child process limited to the test named
+/// `entry`, with the environment variable `var` set to `case`, and returns
+/// what the child did. The entry test performs the case when `var` is set
+/// and does nothing otherwise.
+pub fn run_child(entry: &str, var: &str, case: &str) -> std::process::Output {
+    let exe = std::env::current_exe().expect("current_exe");
+    std::process::Command::new(exe)
+        .args([entry, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, case)
+        .output()
+        .expect("run the child test")
+}
+
+/// Asserts that the child of `case` died of SIGABRT after writing the
+/// platform's `dlmalloc: <msg> (<file>:<line>)` line, and that `<msg>`
+/// contains `needle` (ASCII case ignored). Returns the message.
+#[track_caller]
+pub fn assert_aborted_with(case: &str, out: &std::process::Output, needle: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Printed so the exact messages can be reviewed (run with --nocapture).
+    eprintln!("case {case}: child {:?}, stderr:\n{stderr}", out.status);
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGABRT),
+        "case {case}: the child was not killed by SIGABRT but ended with {:?}\nstdout:\n{}\n\
+         stderr:\n{stderr}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("dlmalloc: "))
+        .unwrap_or_else(|| panic!("case {case}: stderr lacks a `dlmalloc: ` line:\n{stderr}"));
+    let message = line["dlmalloc: ".len()..]
+        .rsplit_once(" (")
+        .map(|(message, _)| message)
+        .unwrap_or_else(|| panic!("case {case}: no ` (<file>:<line>)` in {line:?}"));
+    assert!(
+        message
+            .to_ascii_lowercase()
+            .contains(&needle.to_ascii_lowercase()),
+        "case {case}: the abort message does not contain {needle:?}: {line}"
+    );
+    message.to_string()
+}
+
+/// What one `mspace_inspect_all` walk saw: at most `ranges.capacity()`
+/// (start, end, used_bytes) triples, plus the number of visits. The handler
+/// runs with the heap lock held; it only writes into memory reserved
+/// before the walk.
+struct Visits {
+    ranges: Vec<(usize, usize, usize)>,
+    count: usize,
+}
+
+unsafe extern "C" fn visit(start: *mut c_void, end: *mut c_void, used: usize, arg: *mut c_void) {
+    // SAFETY: `arg` is the `Visits` that `collect_ranges` passes, alive for
+    // the whole walk and not otherwise accessed.
+    let visits = unsafe { &mut *arg.cast::<Visits>() };
+    if visits.ranges.len() < visits.ranges.capacity() {
+        // Within the capacity: push does not allocate.
+        visits.ranges.push((start as usize, end as usize, used));
+    }
+    visits.count += 1;
+}
+
+/// Every chunk one inspect walk (`walk(handler, arg)`, a call of
+/// `dlmalloc_inspect_all` or `mspace_inspect_all`) reports, as sorted
+/// (start, end, used_bytes) triples. Panics unless every range is non-empty,
+/// in-use ranges are exactly `used_bytes` long, and no two ranges overlap.
+/// The heap must not change during the call.
+fn collect_ranges(
+    walk: impl Fn(Option<InspectHandler>, *mut c_void),
+) -> Vec<(usize, usize, usize)> {
+    // A counting walk first, so the collecting walk never needs to grow
+    // its buffer while the heap lock is held.
+    let mut visits = Visits {
+        ranges: Vec::new(),
+        count: 0,
+    };
+    walk(Some(visit), (&raw mut visits).cast());
+    let expected = visits.count;
+    visits = Visits {
+        ranges: Vec::with_capacity(expected),
+        count: 0,
+    };
+    walk(Some(visit), (&raw mut visits).cast());
+    assert_eq!(
+        visits.count, expected,
+        "two walks of an unchanged heap differ"
+    );
+    let mut ranges = visits.ranges;
+    ranges.sort_unstable();
+    for &(start, end, used) in &ranges {
+        assert!(start < end, "inspect_all visited {start:#x}..{end:#x}");
+        assert!(
+            used == 0 || end - start == used,
+            "inspect_all: in-use range {start:#x}..{end:#x} but used_bytes {used}"
+        );
+    }
+    for pair in ranges.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "inspect_all visited overlapping ranges: {pair:x?}"
+        );
+    }
+    ranges
+}
+
+/// Every chunk of the global heap, as [`collect_ranges`] describes. No other
+/// thread may use the global heap during the call.
+pub fn heap_ranges() -> Vec<(usize, usize, usize)> {
+    // SAFETY: `visit` matches the handler contract and the record it fills
+    // outlives the walk.
+    collect_ranges(|handler, arg| unsafe { dlmalloc_inspect_all(handler, arg) })
+}
+
+/// Every chunk of mspace `msp`, as [`collect_ranges`] describes.
+///
+/// # Safety
+///
+/// `msp` must be a live mspace handle that no other thread changes during
+/// the call; anything else is undefined behavior.
+pub unsafe fn mspace_ranges(msp: Mspace) -> Vec<(usize, usize, usize)> {
+    // SAFETY: the caller guarantees a live handle; `visit` matches the
+    // handler contract and the record it fills outlives the walk.
+    collect_ranges(|handler, arg| unsafe { mspace_inspect_all(msp, handler, arg) })
 }

@@ -1,0 +1,181 @@
+//! A heap over a caller's region: with `Growth::Fixed` it uses nearly all
+//! of a 256 KiB static buffer without mapping memory and fails cleanly when
+//! full; with `Growth::Grow` it continues with new mappings.
+
+use core::mem::MaybeUninit;
+use core::ptr::{NonNull, addr_of_mut};
+use std::sync::{Mutex, MutexGuard};
+
+use allocator_api2::alloc::{Allocator, Layout};
+use allocator_api2::vec::Vec;
+
+use dlmalloc::{CreateError, Growth, Mspace};
+use dlmalloc_platform_std as _;
+use dlmalloc_platform_std::{map_count, mapped_bytes};
+
+const REGION: usize = 256 << 10;
+
+static mut FIXED: [MaybeUninit<u8>; REGION] = [MaybeUninit::uninit(); REGION];
+static mut GROWING: [MaybeUninit<u8>; REGION] = [MaybeUninit::uninit(); REGION];
+
+/// The tests read process-wide mapping counters, so they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Allocates blocks of 200 to 1000 bytes until the heap says no; returns
+/// them with the bytes requested.
+fn fill<A: Allocator>(
+    heap: A,
+    limit: Option<usize>,
+) -> (std::vec::Vec<(NonNull<u8>, Layout)>, usize) {
+    let mut blocks = std::vec::Vec::new();
+    let mut bytes = 0;
+    for i in 0.. {
+        if limit.is_some_and(|limit| bytes >= limit) {
+            break;
+        }
+        let layout = Layout::from_size_align(200 + (i * 131) % 800, 8).unwrap();
+        let Ok(block) = heap.allocate(layout) else {
+            break;
+        };
+        let block = block.cast::<u8>();
+        // SAFETY: a fresh block of `layout.size()` bytes.
+        unsafe { block.write_bytes(i as u8, layout.size()) };
+        blocks.push((block, layout));
+        bytes += layout.size();
+    }
+    (blocks, bytes)
+}
+
+#[test]
+fn a_fixed_region_is_nearly_all_usable_and_never_maps() {
+    let _serial = serial();
+    // SAFETY: FIXED is used here only, and this test runs once.
+    let buffer = unsafe { &mut *addr_of_mut!(FIXED) };
+    let maps = map_count();
+    let heap = Mspace::from_static(buffer, Growth::Fixed).unwrap();
+    // The buffer need not be aligned: the heap drops a ragged end.
+    let footprint = heap.stats().footprint;
+    assert!(
+        footprint <= REGION && footprint + 16 > REGION,
+        "{footprint}"
+    );
+    assert!(
+        heap.footprint_limit()
+            .is_some_and(|limit| limit < REGION + 4096)
+    );
+
+    let (blocks, bytes) = fill(&heap, None);
+    assert!(
+        bytes * 10 > REGION * 9,
+        "only {bytes} of {REGION} bytes were usable"
+    );
+    assert_eq!(map_count(), maps, "a fixed region heap mapped memory");
+    assert_eq!(heap.stats().footprint, footprint);
+
+    // Full: every further request fails cleanly, large ones too.
+    let a = &heap;
+    for size in [1000, 100_000, 4 << 20] {
+        assert!(
+            a.allocate(Layout::from_size_align(size, 8).unwrap())
+                .is_err()
+        );
+    }
+    let mut v: Vec<u8, _> = Vec::new_in(&heap);
+    assert!(v.try_reserve(4096).is_err());
+    heap.heap_check().unwrap();
+
+    for (i, &(block, layout)) in blocks.iter().enumerate() {
+        // SAFETY: a live block of `layout.size()` bytes.
+        let contents = unsafe { core::slice::from_raw_parts(block.as_ptr(), layout.size()) };
+        assert!(
+            contents.iter().all(|&b| b == i as u8),
+            "block {i} clobbered"
+        );
+        // SAFETY: `block` fits `layout`; freed once.
+        unsafe { a.deallocate(block, layout) };
+    }
+    // Empty again: the whole region serves one large block.
+    let big = Layout::from_size_align(REGION * 9 / 10, 8).unwrap();
+    let block = a.allocate(big).unwrap();
+    // SAFETY: `block` fits `big`.
+    unsafe { a.deallocate(block.cast(), big) };
+    heap.heap_check().unwrap();
+    assert_eq!(map_count(), maps);
+}
+
+#[test]
+fn a_growing_region_continues_with_mappings() {
+    let _serial = serial();
+    // SAFETY: GROWING is used here only, and this test runs once.
+    let buffer = unsafe { &mut *addr_of_mut!(GROWING) };
+    let (maps, mapped) = (map_count(), mapped_bytes());
+    let heap = Mspace::from_static_locked(buffer, Growth::Grow).unwrap();
+    assert_eq!(heap.footprint_limit(), None);
+
+    let (blocks, bytes) = fill(&heap, Some(4 * REGION));
+    assert!(
+        bytes >= 4 * REGION,
+        "the heap stopped growing at {bytes} bytes"
+    );
+    assert!(map_count() > maps, "no mapping was made");
+    assert!(heap.stats().footprint > REGION);
+    heap.heap_check().unwrap();
+    for (i, &(block, layout)) in blocks.iter().enumerate() {
+        // SAFETY: a live block of `layout.size()` bytes.
+        let contents = unsafe { core::slice::from_raw_parts(block.as_ptr(), layout.size()) };
+        assert!(
+            contents.iter().all(|&b| b == i as u8),
+            "block {i} clobbered"
+        );
+    }
+
+    drop(heap);
+    assert_eq!(
+        mapped_bytes(),
+        mapped,
+        "the mappings beyond the region leaked"
+    );
+}
+
+#[test]
+fn a_raw_region_serves_blocks_and_is_given_back() {
+    let _serial = serial();
+    let mut memory = std::vec![0u64; 8192];
+    let base = NonNull::new(memory.as_mut_ptr().cast::<u8>()).unwrap();
+    let maps = map_count();
+    // SAFETY: `memory` is valid for 64 KiB and untouched until the heap is
+    // dropped.
+    let heap = unsafe { Mspace::from_raw_region(base, 64 << 10, Growth::Fixed) }.unwrap();
+    let (blocks, bytes) = fill(&heap, None);
+    assert!(
+        bytes * 10 > (64 << 10) * 9,
+        "only {bytes} bytes were usable"
+    );
+    assert!(!blocks.is_empty());
+    assert_eq!(map_count(), maps);
+    heap.heap_check().unwrap();
+    drop(heap);
+    memory.fill(7); // the caller's memory again
+    assert!(memory.iter().all(|&w| w == 7));
+}
+
+#[test]
+fn a_region_too_small_for_the_heap_is_refused() {
+    let mut tiny = [0u64; 8];
+    let base = NonNull::new(tiny.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `tiny` is valid for 64 bytes and unused while the call runs
+    // (it fails, so no heap keeps it).
+    let result = unsafe { Mspace::from_raw_region(base, 64, Growth::Fixed) };
+    assert_eq!(result.unwrap_err(), CreateError::RegionTooSmall);
+    let empty: &'static mut [MaybeUninit<u8>] = &mut [];
+    assert_eq!(
+        Mspace::from_static(empty, Growth::Grow).unwrap_err(),
+        CreateError::RegionTooSmall
+    );
+}

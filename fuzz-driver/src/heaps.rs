@@ -1,0 +1,203 @@
+//! The heaps a run exercises, behind one interface: the global heap (the
+//! `dl*` API) and mspaces (the `mspace_*` API).
+
+use core::ffi::{c_char, c_void};
+use core::ptr::null_mut;
+
+use dlmalloc_sys::*;
+
+/// One heap under test.
+#[derive(Clone, Copy)]
+pub enum Heap {
+    /// The process-wide heap.
+    Global,
+    /// An mspace created by this run.
+    Space(Mspace),
+}
+
+impl Heap {
+    /// `dlmalloc` / `mspace_malloc`.
+    pub unsafe fn malloc(self, n: usize) -> *mut u8 {
+        // SAFETY: any size is accepted; an mspace handle is live (caller).
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc(n),
+                Heap::Space(m) => mspace_malloc(m, n),
+            }
+        }
+        .cast()
+    }
+
+    /// `dlcalloc` / `mspace_calloc`.
+    pub unsafe fn calloc(self, count: usize, size: usize) -> *mut u8 {
+        // SAFETY: as for malloc.
+        unsafe {
+            match self {
+                Heap::Global => dlcalloc(count, size),
+                Heap::Space(m) => mspace_calloc(m, count, size),
+            }
+        }
+        .cast()
+    }
+
+    /// `dlfree` / `mspace_free`.
+    pub unsafe fn free(self, p: *mut u8) {
+        // SAFETY: p is a live block of this heap (caller).
+        unsafe {
+            match self {
+                Heap::Global => dlfree(p.cast()),
+                Heap::Space(m) => mspace_free(m, p.cast()),
+            }
+        }
+    }
+
+    /// `dlrealloc` / `mspace_realloc`.
+    pub unsafe fn realloc(self, p: *mut u8, n: usize) -> *mut u8 {
+        // SAFETY: p is a live block of this heap (caller).
+        unsafe {
+            match self {
+                Heap::Global => dlrealloc(p.cast(), n),
+                Heap::Space(m) => mspace_realloc(m, p.cast(), n),
+            }
+        }
+        .cast()
+    }
+
+    /// `dlrealloc_in_place` / `mspace_realloc_in_place`.
+    pub unsafe fn realloc_in_place(self, p: *mut u8, n: usize) -> *mut u8 {
+        // SAFETY: p is a live block of this heap (caller).
+        unsafe {
+            match self {
+                Heap::Global => dlrealloc_in_place(p.cast(), n),
+                Heap::Space(m) => mspace_realloc_in_place(m, p.cast(), n),
+            }
+        }
+        .cast()
+    }
+
+    /// `dlmemalign` / `mspace_memalign`.
+    pub unsafe fn memalign(self, align: usize, n: usize) -> *mut u8 {
+        // SAFETY: any alignment and size are accepted.
+        unsafe {
+            match self {
+                Heap::Global => dlmemalign(align, n),
+                Heap::Space(m) => mspace_memalign(m, align, n),
+            }
+        }
+        .cast()
+    }
+
+    /// `dlindependent_comalloc` / `mspace_independent_comalloc` into
+    /// `out` (as long as `sizes`); false when it failed.
+    pub unsafe fn comalloc(self, sizes: &[usize], out: &mut [*mut c_void]) -> bool {
+        // SAFETY: both slices hold sizes.len() elements.
+        let array = unsafe {
+            match self {
+                Heap::Global => {
+                    dlindependent_comalloc(sizes.len(), sizes.as_ptr(), out.as_mut_ptr())
+                }
+                Heap::Space(m) => {
+                    mspace_independent_comalloc(m, sizes.len(), sizes.as_ptr(), out.as_mut_ptr())
+                }
+            }
+        };
+        !array.is_null()
+    }
+
+    /// `dlbulk_free` / `mspace_bulk_free`.
+    pub unsafe fn bulk_free(self, blocks: &mut [*mut c_void]) -> usize {
+        // SAFETY: every entry is a live block of this heap or null (caller).
+        unsafe {
+            match self {
+                Heap::Global => dlbulk_free(blocks.as_mut_ptr(), blocks.len()),
+                Heap::Space(m) => mspace_bulk_free(m, blocks.as_mut_ptr(), blocks.len()),
+            }
+        }
+    }
+
+    /// `dlmalloc_trim` / `mspace_trim`.
+    pub unsafe fn trim(self, pad: usize) {
+        // SAFETY: any pad is accepted.
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc_trim(pad),
+                Heap::Space(m) => mspace_trim(m, pad),
+            };
+        }
+    }
+
+    /// Current footprint.
+    pub unsafe fn footprint(self) -> usize {
+        // SAFETY: reads a statistic.
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc_footprint(),
+                Heap::Space(m) => mspace_footprint(m),
+            }
+        }
+    }
+
+    /// Sets the footprint limit; returns the limit in force.
+    pub unsafe fn set_footprint_limit(self, bytes: usize) -> usize {
+        // SAFETY: any value is accepted.
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc_set_footprint_limit(bytes),
+                Heap::Space(m) => mspace_set_footprint_limit(m, bytes),
+            }
+        }
+    }
+
+    /// Runs the heap check; panics with every violation it reports.
+    pub unsafe fn assert_consistent(self, after: &str) {
+        let mut report = Report {
+            count: 0,
+            first: [0; 160],
+            first_len: 0,
+            at: 0,
+        };
+        let arg = (&raw mut report).cast::<c_void>();
+        // SAFETY: `record` only writes into `report`, which outlives the call.
+        let violations = unsafe {
+            match self {
+                Heap::Global => dlmalloc_check(Some(record), arg),
+                Heap::Space(m) => mspace_check(m, Some(record), arg),
+            }
+        };
+        if violations != 0 {
+            let first = core::str::from_utf8(&report.first[..report.first_len]).unwrap_or("?");
+            panic!(
+                "heap check after {after}: {violations} violations; first: {first} at {:#x}",
+                report.at
+            );
+        }
+    }
+}
+
+/// Where the check callback records what it saw; it runs under the heap
+/// lock, so it only copies bytes.
+struct Report {
+    count: usize,
+    first: [u8; 160],
+    first_len: usize,
+    at: usize,
+}
+
+unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_void) {
+    // SAFETY: arg is the Report passed by assert_consistent; `what` is a
+    // NUL-terminated static string from the core.
+    unsafe {
+        let report = &mut *arg.cast::<Report>();
+        if report.count == 0 {
+            let text = core::ffi::CStr::from_ptr(what).to_bytes();
+            let n = text.len().min(report.first.len());
+            report.first[..n].copy_from_slice(&text[..n]);
+            report.first_len = n;
+            report.at = at as usize;
+        }
+        report.count += 1;
+    }
+}
+
+/// A null block pointer, for arrays handed to the C API.
+pub const NULL: *mut c_void = null_mut();
