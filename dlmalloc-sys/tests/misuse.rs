@@ -12,16 +12,13 @@
 
 use dlmalloc_platform_std as _;
 
+mod common;
+
 use core::ffi::c_void;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 
 use dlmalloc_sys::*;
 
 const CHILD_ENV: &str = "DLM_MISUSE_CHILD";
-/// SIGABRT on Linux (and every other Unix this runs on); hard-coded to keep
-/// the crate free of a libc dev-dependency.
-const SIGABRT: i32 = 6;
 
 /// Zeroed memory the heap never handed out, aligned like a real block.
 #[repr(C, align(16))]
@@ -89,39 +86,13 @@ fn child_entry() {
     eprintln!("MISUSE NOT DETECTED: case {case} returned normally");
 }
 
-/// Runs `case` in a child, asserts it died of SIGABRT with a `dlmalloc:`
-/// message, and returns the child's stderr.
+/// Runs `case` in a child, asserts it died of SIGABRT with a
+/// `dlmalloc: <msg> (<file>:<line>)` line, and returns the child's stderr.
 fn expect_abort(case: &str) -> String {
-    let exe = std::env::current_exe().expect("current_exe");
-    let out = Command::new(exe)
-        .args(["child_entry", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, case)
-        .output()
-        .expect("run the child test");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    // Printed so the exact messages can be reviewed (run with --nocapture).
-    eprintln!("case {case}: child {:?}, stderr:\n{stderr}", out.status);
-    assert_eq!(
-        out.status.signal(),
-        Some(SIGABRT),
-        "case {case}: the child was not killed by SIGABRT but ended with {:?}\nstdout:\n{}\n\
-         stderr:\n{stderr}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(
-        stderr.contains("dlmalloc:"),
-        "case {case}: stderr lacks the `dlmalloc: <msg> (<file>:<line>)` line:\n{stderr}"
-    );
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("dlmalloc:"))
-        .unwrap_or_default();
-    assert!(
-        line.contains('(') && line.contains(':') && line.trim_end().ends_with(')'),
-        "case {case}: abort line is not `dlmalloc: <msg> (<file>:<line>)`: {line}"
-    );
-    stderr
+    let out = common::run_child("child_entry", CHILD_ENV, case);
+    // Any message will do here; assert_mentions_free checks the wording.
+    common::assert_aborted_with(case, &out, "");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Asserts the abort message names the problem: it mentions "free"
