@@ -55,8 +55,8 @@ static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
     size_t nb = REQUEST_TO_SIZE(bytes);
     enter(m);
     dl_chunk *p = dl_checked_chunk(m, mem, DL_OP_REALLOC);
+    size_t old_usable = dl_usable_size(mem); /* before a resize that may move p */
     dl_chunk *resized = dl_resize_chunk(m, p, nb, 1);
-    size_t old_usable = dl_usable_size(mem);
     leave(m);
     if (resized != 0) return CHUNK2MEM(resized);
     /* Move: the old block stays intact if the new one cannot be had. */
