@@ -1,9 +1,16 @@
 //! Detected misuse ends the process through `custom_abort`: double free,
-//! freeing a pointer the heap never returned, and freeing a misaligned
-//! pointer. Each case runs in a child process (this test binary re-executed
-//! with `DLM_MISUSE_CHILD=<case>`); the parent asserts that the child died
-//! of SIGABRT and that stderr carries the platform's `dlmalloc: <msg>`
-//! line naming the problem.
+//! freeing a pointer the heap never returned (an interior pointer, a block
+//! of the C library's malloc, a stack or static address), and freeing a
+//! misaligned pointer. Each case runs in a child process (this test binary
+//! re-executed with `DLM_MISUSE_CHILD=<case>`); the parent asserts that the
+//! child died of SIGABRT and that stderr carries the platform's
+//! `dlmalloc: <msg>` line naming the problem. The cases of the README's
+//! "Safety and hardening" table assert the exact message.
+//!
+//! A pointer that is not a block is caught by what the core reads in front
+//! of it: the cases below control those bytes (zeroed memory, a known fill)
+//! so the outcome is fixed. Memory in front of an arbitrary address may
+//! look like an in-use chunk; see the README for what is not detected.
 
 // Every unsafe block below is a call into the raw C API, on purpose with
 // invalid pointers: that is the misuse under test, and it only ever runs
@@ -19,6 +26,20 @@ use core::ffi::c_void;
 use dlmalloc_sys::*;
 
 const CHILD_ENV: &str = "DLM_MISUSE_CHILD";
+
+/// The core's messages for the cases of the README's table, without the
+/// ` (<file>:<line>)` suffix.
+const NOT_IN_USE: &str = "free(): double free or invalid pointer (the chunk is not in use)";
+const MISALIGNED: &str = "free(): invalid pointer (not aligned like any block this heap returns)";
+const BELOW_HEAP: &str = "free(): invalid pointer (below every address this heap owns)";
+const REALLOC_NOT_IN_USE: &str =
+    "realloc(): pointer already freed or invalid (the chunk is not in use)";
+
+unsafe extern "C" {
+    /// The C library's allocator (glibc's on Linux): another heap whose
+    /// blocks must not be handed to `dlfree`.
+    fn malloc(size: usize) -> *mut c_void;
+}
 
 /// Zeroed memory the heap never handed out, aligned like a real block.
 #[repr(C, align(16))]
@@ -51,6 +72,49 @@ fn run_case(case: &str) {
             let block = unsafe { dlcalloc(1, 4096) };
             assert!(!block.is_null());
             unsafe { dlfree(block.cast::<u8>().add(256).cast::<c_void>()) };
+        }
+        "interior_plus_16" => {
+            // 16 bytes in: aligned, and the "header" the core reads is the
+            // block's second word, zero in a calloc'd block.
+            let block = unsafe { dlcalloc(1, 64) };
+            assert!(!block.is_null());
+            unsafe { dlfree(block.cast::<u8>().add(16).cast::<c_void>()) };
+        }
+        "interior_plus_16_text" => {
+            // The same with the block full of ASCII text: 'A' has the
+            // in-use bit clear.
+            let block = unsafe { dlmalloc(64) }.cast::<u8>();
+            assert!(!block.is_null());
+            unsafe { block.write_bytes(b'A', 64) };
+            unsafe { dlfree(block.add(16).cast::<c_void>()) };
+        }
+        "interior_plus_8" => {
+            let block = unsafe { dlcalloc(1, 64) };
+            assert!(!block.is_null());
+            unsafe { dlfree(block.cast::<u8>().add(8).cast::<c_void>()) };
+        }
+        "libc_block" | "libc_block_realloc" => {
+            let ours = unsafe { dlmalloc(64) };
+            let theirs = unsafe { malloc(64) };
+            assert!(!ours.is_null() && !theirs.is_null());
+            if case == "libc_block" {
+                unsafe { dlfree(theirs) };
+            } else {
+                let q = unsafe { dlrealloc(theirs, 128) };
+                eprintln!("dlrealloc of a C library block returned {q:?}");
+            }
+        }
+        "stack_address" => {
+            // A zeroed, 16-aligned stack buffer; the stack lies above every
+            // heap mapping, so the address check alone does not catch it.
+            #[repr(C, align(16))]
+            struct Frame([usize; 8]);
+            let ours = unsafe { dlmalloc(64) };
+            assert!(!ours.is_null());
+            let frame = Frame([0; 8]);
+            let p = core::hint::black_box(frame.0.as_ptr().wrapping_add(2));
+            assert!(p as usize > ours as usize, "the stack lies below the heap");
+            unsafe { dlfree(p.cast_mut().cast::<c_void>()) };
         }
         "static_pointer" => {
             // Zeroed static memory, 16-aligned, preceded by a zero word.
@@ -111,8 +175,7 @@ fn assert_mentions_free(case: &str, stderr: &str) {
 
 #[test]
 fn double_free_aborts() {
-    let stderr = expect_abort("double_free");
-    assert_mentions_free("double_free", &stderr);
+    expect_message("double_free", NOT_IN_USE);
 }
 
 #[test]
@@ -141,7 +204,53 @@ fn free_of_a_misaligned_pointer_aborts() {
 
 #[test]
 fn realloc_of_a_freed_block_aborts() {
-    // The message may name realloc rather than free; only the abort and the
-    // `dlmalloc:` line are required.
-    expect_abort("realloc_after_free");
+    expect_message("realloc_after_free", REALLOC_NOT_IN_USE);
+}
+
+/// Runs `case` in a child and asserts that it aborted with exactly
+/// `message` (one of the table's messages).
+fn expect_message(case: &str, message: &str) {
+    let out = common::run_child("child_entry", CHILD_ENV, case);
+    let got = common::assert_aborted_with(case, &out, message);
+    assert_eq!(got, message, "case {case}");
+}
+
+#[test]
+fn free_of_a_pointer_16_bytes_into_a_block_aborts() {
+    expect_message("interior_plus_16", NOT_IN_USE);
+    expect_message("interior_plus_16_text", NOT_IN_USE);
+}
+
+#[test]
+fn free_of_a_pointer_8_bytes_into_a_block_aborts() {
+    expect_message("interior_plus_8", MISALIGNED);
+}
+
+/// The C library's block lies in another mapping: below the heap's least
+/// address (the usual case, and what happens here), or, were it above,
+/// under a header whose in-use bit (glibc's "mmapped" bit, clear for small
+/// blocks) is clear. Either way the message says "invalid pointer".
+#[test]
+fn free_of_a_c_library_block_aborts() {
+    let out = common::run_child("child_entry", CHILD_ENV, "libc_block");
+    let got = common::assert_aborted_with("libc_block", &out, "invalid pointer");
+    assert!(
+        got == BELOW_HEAP || got == NOT_IN_USE,
+        "libc_block: unexpected message {got:?}"
+    );
+}
+
+#[test]
+fn realloc_of_a_c_library_block_aborts() {
+    let out = common::run_child("child_entry", CHILD_ENV, "libc_block_realloc");
+    let got = common::assert_aborted_with("libc_block_realloc", &out, "invalid pointer");
+    assert!(
+        got.starts_with("realloc(): "),
+        "libc_block_realloc: {got:?}"
+    );
+}
+
+#[test]
+fn free_of_a_stack_address_aborts() {
+    expect_message("stack_address", NOT_IN_USE);
 }

@@ -11,7 +11,9 @@
 //! - With the `footers` feature only: a block freed into an mspace that did
 //!   not allocate it ("does not own"), and a forged chunk ("forged or
 //!   corrupted"). Without footers the core cannot tell heaps apart (a chunk
-//!   records nothing about its owner), so these cases are not built.
+//!   records nothing about its owner): the tests pin down that documented
+//!   undetected outcome (the wrong heap, or the forger, later gets the
+//!   block back from malloc), so adding a check shows up here.
 
 // Every unsafe block below is a call into the raw C API, on purpose with
 // invalid handles or pointers: that is the misuse under test, and it only
@@ -56,14 +58,16 @@ fn destroyed_heap() -> (Mspace, &'static mut [u8]) {
 /// Two fresh heaps: (higher, lower), by the address of a block of each, so
 /// a block of `higher` lies above every address `lower` owns and passes
 /// the address check that would otherwise catch a foreign pointer first.
-#[cfg(feature = "footers")]
+/// The returned block has an in-use block after it in its own heap.
 fn two_heaps() -> (Mspace, *mut c_void, Mspace) {
     let a = unsafe { create_mspace(0, 1) };
     let b = unsafe { create_mspace(0, 0) };
     assert!(!a.is_null() && !b.is_null());
     let pa = unsafe { mspace_malloc(a, 64) };
     let pb = unsafe { mspace_malloc(b, 64) };
-    assert!(!pa.is_null() && !pb.is_null());
+    let after_a = unsafe { mspace_malloc(a, 64) };
+    let after_b = unsafe { mspace_malloc(b, 64) };
+    assert!(!pa.is_null() && !pb.is_null() && !after_a.is_null() && !after_b.is_null());
     if pa > pb { (a, pa, b) } else { (b, pb, a) }
 }
 
@@ -201,12 +205,28 @@ fn run_case(case: &str) {
             assert!(p > base, "the global block lies below the static region");
             unsafe { mspace_free(msp, p) };
         }
+        #[cfg(not(feature = "footers"))]
+        "foreign_free_undetected" => {
+            // The chunk (in use on both sides in its own heap) joins the
+            // wrong heap's free lists; that heap hands it out again.
+            let (_owner, p, other) = two_heaps();
+            unsafe { mspace_free(other, p) };
+            let q = unsafe { mspace_malloc(other, 64) };
+            assert_eq!(q, p, "the wrong heap did not reuse the foreign block");
+        }
+        #[cfg(not(feature = "footers"))]
+        "forged_chunk_undetected" => {
+            let (msp, forged) = forge(0);
+            // The forged chunk is 8 words: exactly a 7-word request.
+            let q = unsafe { mspace_malloc(msp, 7 * size_of::<usize>()) };
+            assert_eq!(q, forged, "the heap did not hand out the forged chunk");
+        }
         #[cfg(feature = "footers")]
-        "forged_chunk_odd_footer" => forge(0x5A5A_0001),
+        "forged_chunk_odd_footer" => drop(forge(0x5A5A_0001)),
         #[cfg(feature = "footers")]
-        "forged_chunk_zero_footer" => forge(0),
+        "forged_chunk_zero_footer" => drop(forge(0)),
         #[cfg(feature = "footers")]
-        "forged_chunk_garbage_footer" => forge(0x1234_5678_9ABC_DEF0u64 as usize),
+        "forged_chunk_garbage_footer" => drop(forge(0x1234_5678_9ABC_DEF0u64 as usize)),
         other => panic!("unknown misuse case {other}"),
     }
     drop(zeroed);
@@ -215,8 +235,8 @@ fn run_case(case: &str) {
 /// Writes a plausible in-use chunk into a calloc'd block of a heap and frees
 /// it: aligned, above the heap's least address, marked in use, followed by a
 /// chunk that sees it in use, but with `footer` where the owner tag goes.
-#[cfg(feature = "footers")]
-fn forge(footer: usize) {
+/// Returns the heap and the forged block (if the free returns at all).
+fn forge(footer: usize) -> (Mspace, *mut c_void) {
     const W: usize = size_of::<usize>();
     const PINUSE_CINUSE: usize = 3;
     let msp = unsafe { create_mspace(0, 0) };
@@ -230,7 +250,9 @@ fn forge(footer: usize) {
         let next = chunk.add(size / W);
         next.write(footer); // prev_foot of the next chunk: the owner tag
         next.add(1).write((4 * W) | PINUSE_CINUSE);
-        mspace_free(msp, chunk.add(2).cast());
+        let forged = chunk.add(2).cast::<c_void>();
+        mspace_free(msp, forged);
+        (msp, forged)
     }
 }
 
@@ -332,4 +354,33 @@ fn a_forged_chunk_with_an_aligned_footer_aborts() {
     for case in ["forged_chunk_zero_footer", "forged_chunk_garbage_footer"] {
         expect_abort(case, "forged or corrupted");
     }
+}
+
+/// Runs `case` in a child and asserts that it returned normally: the
+/// documented undetected outcome of the default build.
+#[cfg(not(feature = "footers"))]
+fn expect_undetected(case: &str) {
+    let out = run_child(ENTRY, CHILD_ENV, case);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("MISUSE NOT DETECTED"),
+        "case {case}: expected the documented undetected outcome, got {:?}\nstderr:\n{stderr}",
+        out.status
+    );
+}
+
+/// Without footers a chunk records nothing about its owner: a block freed
+/// into another heap is taken in, and that heap hands it out again.
+#[cfg(not(feature = "footers"))]
+#[test]
+fn without_footers_a_block_freed_into_another_heap_is_not_detected() {
+    expect_undetected("foreign_free_undetected");
+}
+
+/// Without footers a forged chunk with consistent headers is taken in, and
+/// the next request of its size returns the forged address.
+#[cfg(not(feature = "footers"))]
+#[test]
+fn without_footers_a_forged_chunk_is_not_detected() {
+    expect_undetected("forged_chunk_undetected");
 }
