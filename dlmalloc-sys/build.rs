@@ -47,6 +47,9 @@ fn main() {
     if env::var_os("CARGO_FEATURE_FOOTERS").is_some() {
         build.define("DL_FOOTERS", "1");
     }
+    if env::var_os("CARGO_FEATURE_INSECURE").is_some() {
+        build.define("DL_INSECURE", "1");
+    }
     // Weak references to optional hooks need ELF or Mach-O; COFF has none.
     if target_os != "windows" && target_os != "uefi" && target_env != "msvc" {
         build.define("DL_WEAK_HOOKS", "1");

@@ -24,8 +24,20 @@
 #define DL_UNLIKELY(x) (x)
 #endif
 
-/* Detected corruption or misuse: always on, whatever the debug level. */
+/* Detected corruption or misuse: always on, whatever the debug level.
+ * DL_INSECURE (Cargo feature `insecure`, never for shipping) compiles these
+ * checks out so that benchmarks can measure what they cost: the compiler is
+ * told the failing branch cannot happen and drops the test with it. Footers
+ * and debug assertions keep their checks, so it only changes the default
+ * build. */
+#ifndef DL_INSECURE
+#define DL_INSECURE 0
+#endif
+#if DL_INSECURE && !DL_FOOTERS && DL_DEBUG == 0 && defined(__GNUC__)
+#define DL_CORRUPTION(msg) ((void)(msg), __builtin_unreachable())
+#else
 #define DL_CORRUPTION(msg) custom_abort((msg), __FILE__, __LINE__)
+#endif
 
 #if DL_DEBUG >= 1
 #define DL_ASSERT(x) \
