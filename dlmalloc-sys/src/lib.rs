@@ -112,6 +112,29 @@ pub const EINVAL: c_int = 22;
 /// The alignment of every block `dlmalloc` returns: two pointer sizes.
 pub const MALLOC_ALIGNMENT: usize = 2 * core::mem::size_of::<usize>();
 
+/// Bytes of bookkeeping in every in-use chunk: its header word, plus the
+/// owner footer word with the `footers` feature.
+pub const CHUNK_OVERHEAD: usize =
+    if cfg!(feature = "footers") { 2 } else { 1 } * size_of::<usize>();
+
+/// The smallest chunk: four words, rounded up to [`MALLOC_ALIGNMENT`].
+pub const MIN_CHUNK_SIZE: usize =
+    (4 * size_of::<usize>() + MALLOC_ALIGNMENT - 1) & !(MALLOC_ALIGNMENT - 1);
+
+/// The chunk size the core carves for a `malloc(request)` from free memory
+/// (the chunk it returns may be larger, never smaller), so every block of a
+/// `request`-byte allocation has at least `chunk_size_for(request) -
+/// CHUNK_OVERHEAD` usable bytes. Meaningful below the mmap threshold; the
+/// caller keeps `request` far from `usize::MAX`.
+pub const fn chunk_size_for(request: usize) -> usize {
+    let padded = (request + CHUNK_OVERHEAD + MALLOC_ALIGNMENT - 1) & !(MALLOC_ALIGNMENT - 1);
+    if padded < MIN_CHUNK_SIZE {
+        MIN_CHUNK_SIZE
+    } else {
+        padded
+    }
+}
+
 /// The classic `mallinfo` report. Every field is a byte or chunk count.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

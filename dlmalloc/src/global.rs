@@ -6,6 +6,8 @@ use core::alloc::{GlobalAlloc, Layout};
 use crate::check::HeapCheckError;
 use crate::heap::{GlobalHeap, RawHeap};
 use crate::stats::Stats;
+#[cfg(all(feature = "thread-cache", target_os = "linux"))]
+use crate::thread_cache;
 
 /// The C core's global heap as a Rust allocator.
 ///
@@ -59,16 +61,43 @@ pub struct DLMalloc;
 unsafe impl GlobalAlloc for DLMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+        if thread_cache::serves(layout.size(), layout.align()) {
+            let cached = thread_cache::alloc(layout.size());
+            if !cached.is_null() {
+                return cached;
+            }
+        }
         GlobalHeap.alloc(layout)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+        if thread_cache::serves(layout.size(), layout.align()) {
+            let cached = thread_cache::alloc(layout.size());
+            if !cached.is_null() {
+                // SAFETY: a cached block has at least `layout.size()` bytes.
+                unsafe { core::ptr::write_bytes(cached, 0, layout.size()) };
+                return cached;
+            }
+        }
         GlobalHeap.alloc_zeroed(layout)
     }
 
     #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+        if thread_cache::serves(layout.size(), layout.align())
+            // SAFETY: the caller guarantees `ptr` is a live block of this
+            // allocator (the global heap) allocated or reallocated with
+            // `layout`, which it gives up.
+            && unsafe { thread_cache::free(ptr, layout.size()) }
+        {
+            return;
+        }
+        #[cfg(not(all(feature = "thread-cache", target_os = "linux")))]
+        let _ = layout;
         // SAFETY: the caller guarantees `ptr` was allocated by this allocator,
         // so by the core's global heap, and is not used again.
         unsafe { GlobalHeap.dealloc(ptr) }
@@ -100,6 +129,7 @@ impl DLMalloc {
     /// }
     /// ```
     pub fn stats(&self) -> Stats {
+        self.flush_thread_caches();
         GlobalHeap.stats()
     }
 
@@ -126,6 +156,7 @@ impl DLMalloc {
     /// }
     /// ```
     pub fn trim(&self, pad: usize) -> bool {
+        self.flush_thread_caches();
         GlobalHeap.trim(pad)
     }
 
@@ -199,6 +230,36 @@ impl DLMalloc {
                   report is built under the heap lock; a failed check is rare"
     )]
     pub fn heap_check(&self) -> Result<(), HeapCheckError> {
+        self.flush_thread_caches();
         GlobalHeap.heap_check()
+    }
+
+    /// Gives the blocks every thread keeps in its cache back to the heap
+    /// (with the `thread-cache` feature; otherwise it does nothing).
+    ///
+    /// [`stats`](DLMalloc::stats), [`trim`](DLMalloc::trim) and
+    /// [`heap_check`](DLMalloc::heap_check) do this first, so they see
+    /// exactly the blocks the program holds. Call it before using the raw C
+    /// API for the same purpose (`raw::dlmallinfo`, `raw::dlmalloc_inspect_all`),
+    /// which sees cached blocks as in use.
+    ///
+    /// ```
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: DLMalloc = DLMalloc;
+    ///
+    /// fn main() {
+    ///     drop(vec![0u8; 100]);
+    ///     GLOBAL.flush_thread_caches();
+    ///     // SAFETY: mallinfo only reads the global heap's counters.
+    ///     let info = unsafe { dlmalloc::raw::dlmallinfo() };
+    ///     assert!(info.fordblks > 0);
+    /// }
+    /// ```
+    pub fn flush_thread_caches(&self) {
+        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+        thread_cache::flush_all();
     }
 }

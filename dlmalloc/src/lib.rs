@@ -10,6 +10,11 @@ mod heap;
 mod mspace;
 mod mspace_alloc;
 mod stats;
+#[cfg(all(feature = "thread-cache", target_os = "linux"))]
+mod thread_cache;
+
+#[cfg(all(feature = "thread-cache", target_os = "linux"))]
+extern crate std;
 
 pub use check::{HeapCheckError, Violation};
 pub use global::DLMalloc;

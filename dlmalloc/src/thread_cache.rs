@@ -1,0 +1,272 @@
+//! A per-thread cache of small free blocks in front of the locked global
+//! heap (feature `thread-cache`, Linux): the common allocation and free of a
+//! block up to [`MAX_CACHED_REQUEST`](bins::MAX_CACHED_REQUEST) bytes take
+//! no lock and no atomic read-modify-write.
+//!
+//! Why here, in the safe crate: the cache needs thread-local storage with a
+//! destructor at thread exit, and a way to stop other threads' caches
+//! (`membarrier`); Rust's `thread_local!` and `libc` give both without new
+//! C hooks, so the C core and every existing platform stay unchanged, and
+//! [`DLMalloc`](crate::DLMalloc)'s fast path is inlined into the program
+//! without an FFI call. Code that calls the C API directly (`raw::dlmalloc`)
+//! bypasses the cache, which is harmless: a cached block is, for the core,
+//! an in-use chunk, so blocks may be freed through either path.
+//!
+//! Bounds: at most [`MAX_PER_CLASS`](bins::MAX_PER_CLASS) blocks per size
+//! class and 256 KiB per thread; a full class gives its older half back in
+//! one locked bulk free. A thread's cache goes back to the heap when the
+//! thread exits, and every cache does before [`DLMalloc`](crate::DLMalloc)
+//! computes statistics, trims or checks the heap (see [`registry`]).
+//! Frees from another thread than the allocating one are fine: the block
+//! joins the freeing thread's cache.
+
+mod bins;
+mod registry;
+
+use core::cell::{Cell, UnsafeCell};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, Ordering, compiler_fence};
+
+use bins::{Bins, Corruption, MAX_CACHED_REQUEST, MAX_PER_CLASS, Overflow, class_of};
+pub(crate) use registry::flush_all;
+
+/// One thread's cache and its registration.
+pub(crate) struct ThreadCache {
+    /// Set by the owner while it uses `bins`.
+    busy: AtomicBool,
+    /// Set by a flusher: the owner keeps off `bins` until it is cleared.
+    flush_requested: AtomicBool,
+    /// Whether the cache is listed in the registry (owner only).
+    registered: Cell<bool>,
+    /// (previous, next) in the registry's list; registry lock only.
+    links: Cell<(*const ThreadCache, *const ThreadCache)>,
+    /// The blocks: owner only, or a flusher once the owner is stopped.
+    bins: UnsafeCell<Bins>,
+}
+
+impl ThreadCache {
+    const fn new() -> ThreadCache {
+        ThreadCache {
+            busy: AtomicBool::new(false),
+            flush_requested: AtomicBool::new(false),
+            registered: Cell::new(false),
+            links: Cell::new((core::ptr::null(), core::ptr::null())),
+            bins: UnsafeCell::new(Bins::new()),
+        }
+    }
+
+    /// Runs `use_bins` on the bins if this thread may use them now; `None`
+    /// sends the caller to the locked heap.
+    #[inline]
+    fn with_bins<R>(&self, use_bins: impl FnOnce(&mut Bins) -> R) -> Option<R> {
+        if !self.registered.get() && !self.register() {
+            return None;
+        }
+        self.busy.store(true, Ordering::Relaxed);
+        // Keeps the compiler from moving the read below above the store; the
+        // hardware's reordering is the flusher's membarrier's business.
+        compiler_fence(Ordering::SeqCst);
+        if self.flush_requested.load(Ordering::Acquire) {
+            self.busy.store(false, Ordering::Release);
+            return None;
+        }
+        // SAFETY: `busy` is published and no flush is requested, so no
+        // flusher touches the bins until `busy` clears (registry protocol);
+        // only this thread runs here.
+        let result = use_bins(unsafe { &mut *self.bins.get() });
+        self.busy.store(false, Ordering::Release);
+        Some(result)
+    }
+
+    /// Lists this cache in the registry, on the thread's first small
+    /// allocation. `false` if caches cannot be used in this process.
+    #[cold]
+    fn register(&self) -> bool {
+        if !registry::caches_available() {
+            return false;
+        }
+        // SAFETY: the cache lives in this thread's storage until its
+        // destructor, which unregisters it first.
+        unsafe { registry::register(self) };
+        self.registered.set(true);
+        true
+    }
+
+    /// Gives every cached block back to the heap.
+    ///
+    /// Called by the owner at exit, or by a flusher that has stopped the owner.
+    fn give_back_all(&self) {
+        let mut batch: [*mut u8; 64] = [core::ptr::null_mut(); 64];
+        let mut filled = 0;
+        // SAFETY: the caller has exclusive use of the bins (owner at exit, or
+        // stopped owner); every block in them is an in-use block of the
+        // global heap.
+        let drained = unsafe {
+            (*self.bins.get()).drain(secret(), |block| {
+                batch[filled] = block;
+                filled += 1;
+                if filled == batch.len() {
+                    bulk_free(&mut batch[..filled]);
+                    filled = 0;
+                }
+            })
+        };
+        bulk_free(&mut batch[..filled]);
+        if let Err(corruption) = drained {
+            report(corruption);
+        }
+    }
+}
+
+impl Drop for ThreadCache {
+    fn drop(&mut self) {
+        if self.registered.get() {
+            // SAFETY: registered and not yet removed; after this no flusher
+            // can reach the cache, so its bins are the owner's alone.
+            unsafe { registry::unregister(self) };
+            self.registered.set(false);
+            self.give_back_all();
+        }
+    }
+}
+
+std::thread_local! {
+    static CACHE: ThreadCache = const { ThreadCache::new() };
+}
+
+/// This thread's cache, or null once its storage is gone (thread exit).
+fn current_cache() -> *const ThreadCache {
+    CACHE
+        .try_with(|cache| cache as *const ThreadCache)
+        .unwrap_or(core::ptr::null())
+}
+
+/// A block of `size` bytes (`1..=MAX_CACHED_REQUEST`) from this thread's
+/// cache, or null when the cache has none (the caller goes to the heap).
+#[inline]
+pub(crate) fn alloc(size: usize) -> *mut u8 {
+    let class = class_of(size);
+    let taken = CACHE
+        .try_with(|cache| {
+            cache.with_bins(|bins| {
+                // SAFETY: the bins hold only cached blocks of the global heap.
+                unsafe { bins.pop(class, secret()) }
+            })
+        })
+        .ok()
+        .flatten();
+    match taken {
+        Some(Ok(block)) => block,
+        Some(Err(corruption)) => report(corruption),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// Keeps `block` (allocated with a request of `size` bytes,
+/// `1..=MAX_CACHED_REQUEST`) in this thread's cache. Returns `false` if the
+/// cache cannot take it; the caller then frees it to the heap.
+///
+/// # Safety
+///
+/// `block` is a live block of the global heap, allocated (or last
+/// reallocated) with a request of `size` bytes, that the caller gives up.
+#[inline]
+pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
+    let class = class_of(size);
+    let mut overflow: Overflow = [core::ptr::null_mut(); MAX_PER_CLASS / 2];
+    let pushed = CACHE
+        .try_with(|cache| {
+            cache.with_bins(|bins| {
+                // SAFETY: `block` is a live block of the class that the caller
+                // gives up (contract); the bins hold only cached blocks.
+                unsafe { bins.push(block, class, secret(), &mut overflow) }
+            })
+        })
+        .ok()
+        .flatten();
+    if !overflow[0].is_null() {
+        bulk_free(&mut overflow);
+    }
+    match pushed {
+        Some(Ok(cached)) => cached,
+        Some(Err(corruption)) => report(corruption),
+        None => false,
+    }
+}
+
+/// Whether requests of `size` bytes and `align` alignment go through the
+/// cache.
+#[inline]
+pub(crate) fn serves(size: usize, align: usize) -> bool {
+    size != 0 && size <= MAX_CACHED_REQUEST && align <= dlmalloc_sys::MALLOC_ALIGNMENT
+}
+
+/// Frees blocks that a cache gave up to the global heap, under one lock
+/// acquisition. Every non-null entry must be an in-use block of the global
+/// heap that no one uses any more (true of blocks leaving a cache).
+fn bulk_free(blocks: &mut [*mut u8]) {
+    if blocks.is_empty() {
+        return;
+    }
+    // SAFETY: entries are blocks of the global heap given up by a cache, or
+    // null (skipped by the core); `*mut u8` and `*mut c_void` have one layout.
+    unsafe { dlmalloc_sys::dlbulk_free(blocks.as_mut_ptr().cast::<*mut c_void>(), blocks.len()) };
+}
+
+/// The per-process secret that masks cached links: random where the system
+/// gives randomness, else derived from addresses (randomised by ASLR).
+fn secret() -> usize {
+    static SECRET: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    let value = SECRET.load(Ordering::Relaxed);
+    if value != 0 {
+        return value;
+    }
+    init_secret(&SECRET)
+}
+
+#[cold]
+fn init_secret(slot: &core::sync::atomic::AtomicUsize) -> usize {
+    let mut random = 0usize;
+    // SAFETY: getrandom writes at most the given number of bytes into
+    // `random`.
+    let got = unsafe {
+        libc::getrandom(
+            (&raw mut random).cast(),
+            size_of::<usize>(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    if got != size_of::<usize>() as isize {
+        let local = 0u8;
+        random = (&raw const local).addr().rotate_left(29) ^ (slot as *const _ as usize);
+    }
+    random |= 1; // never 0, the "not yet chosen" value
+    match slot.compare_exchange(0, random, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => random,
+        Err(chosen) => chosen,
+    }
+}
+
+/// Reports a corrupted cache through the platform's `custom_abort`.
+fn report(corruption: Corruption) -> ! {
+    abort(match corruption {
+        Corruption::DoubleFree => c"thread cache: double free (the block is already cached)",
+        Corruption::BrokenLink => {
+            c"thread cache: corrupted free list (a freed block was written to, or a link was forged)"
+        }
+    })
+}
+
+/// Ends the process through the platform's `custom_abort`.
+fn abort(message: &'static core::ffi::CStr) -> ! {
+    unsafe extern "C" {
+        fn custom_abort(
+            msg: *const core::ffi::c_char,
+            file: *const core::ffi::c_char,
+            line: u32,
+        ) -> !;
+    }
+    // SAFETY: both strings are NUL-terminated and static; the platform
+    // defines the hook, which never returns.
+    unsafe { custom_abort(message.as_ptr(), c"thread_cache.rs".as_ptr(), line!()) }
+}

@@ -1,0 +1,281 @@
+//! One thread's cached blocks: a singly linked LIFO list per size class,
+//! threaded through the blocks themselves, with the bounds that keep a
+//! thread from hoarding memory.
+//!
+//! A cached block is, for the C core, still an in-use chunk; only this
+//! thread knows it is free. Its first word holds the link to the next
+//! cached block of its class, stored masked with a per-process secret and
+//! the block's own address (so a stray write or a forged link is noticed,
+//! not followed), and its second word holds a tag that marks it cached (so
+//! a second free of the same block is caught here, where the core cannot
+//! see it).
+
+use core::ptr;
+
+use dlmalloc_sys::{CHUNK_OVERHEAD, MALLOC_ALIGNMENT, chunk_size_for};
+
+/// Largest chunk size kept in a thread cache: blocks of requests up to
+/// [`MAX_CACHED_REQUEST`] bytes.
+pub(crate) const MAX_CACHED_CHUNK: usize = 1024;
+/// The largest request served from the cache.
+pub(crate) const MAX_CACHED_REQUEST: usize = MAX_CACHED_CHUNK - CHUNK_OVERHEAD;
+/// Size classes: one per chunk size, `MALLOC_ALIGNMENT` apart.
+const CLASSES: usize = MAX_CACHED_CHUNK / MALLOC_ALIGNMENT + 1;
+/// Most blocks kept per class. A full class gives its older half back to
+/// the heap in one locked call.
+pub(crate) const MAX_PER_CLASS: usize = 32;
+/// Most bytes (chunk sizes) one thread keeps cached; past it, frees go
+/// straight to the heap.
+const MAX_CACHED_BYTES: usize = 256 << 10;
+
+/// The class of a block allocated (or freed) with a request of `size`
+/// bytes (`1..=MAX_CACHED_REQUEST`): its chunk size in alignment units.
+/// Every block of the class has at least `class * MALLOC_ALIGNMENT -
+/// CHUNK_OVERHEAD` usable bytes, enough for any request of the class.
+#[inline]
+pub(crate) fn class_of(size: usize) -> usize {
+    chunk_size_for(size) / MALLOC_ALIGNMENT
+}
+
+/// Why a cached block cannot be trusted; the caller aborts with it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Corruption {
+    /// The block is already in this thread's cache: a double free.
+    DoubleFree,
+    /// A link read from a cached block is not a block address: the block
+    /// was written to after it was freed, or the list was forged.
+    BrokenLink,
+}
+
+/// The head of one class's list.
+#[derive(Clone, Copy)]
+struct Class {
+    head: *mut u8,
+    count: usize,
+}
+
+/// A thread's cached blocks, by class. Only the owning thread touches it,
+/// except a flusher that has stopped the owner (see the registry).
+pub(crate) struct Bins {
+    classes: [Class; CLASSES],
+    cached_bytes: usize,
+}
+
+/// Blocks given back by [`Bins::push`] when a class overflows: at most half
+/// a class, handed to the heap's bulk free by the caller.
+pub(crate) type Overflow = [*mut u8; MAX_PER_CLASS / 2];
+
+impl Bins {
+    /// Empty bins.
+    pub(crate) const fn new() -> Bins {
+        Bins {
+            classes: [Class {
+                head: ptr::null_mut(),
+                count: 0,
+            }; CLASSES],
+            cached_bytes: 0,
+        }
+    }
+
+    /// Takes a cached block of `class`, or null if there is none.
+    ///
+    /// # Safety
+    ///
+    /// Every block in the bins is a live in-use block of at least two words
+    /// that nobody else uses (true of blocks pushed by [`push`](Bins::push)
+    /// under its contract).
+    #[inline]
+    pub(crate) unsafe fn pop(
+        &mut self,
+        class: usize,
+        secret: usize,
+    ) -> Result<*mut u8, Corruption> {
+        let entry = &mut self.classes[class];
+        let block = entry.head;
+        if block.is_null() {
+            return Ok(block);
+        }
+        // SAFETY: `block` is a cached block (contract), two words long and
+        // aligned, owned by this cache.
+        let (link, tag) = unsafe { (block.cast::<usize>().read(), block.cast::<usize>().add(1)) };
+        let next = unmask(link, block, secret);
+        if next.addr() % MALLOC_ALIGNMENT != 0 || (next.is_null() != (entry.count == 1)) {
+            return Err(Corruption::BrokenLink);
+        }
+        // SAFETY: as above; clearing the tag keeps a block that is in use
+        // again from looking cached.
+        unsafe { tag.write(0) };
+        entry.head = next;
+        entry.count -= 1;
+        self.cached_bytes -= class * MALLOC_ALIGNMENT;
+        Ok(block)
+    }
+
+    /// Caches `block` in `class`. Returns `Ok(false)` when the thread's byte
+    /// bound is reached (the caller frees the block to the heap instead), and
+    /// moves the older half of a full class into `overflow`, null-padded,
+    /// for the caller to free to the heap.
+    ///
+    /// # Safety
+    ///
+    /// `block` is a live in-use block of the class (allocated with a request
+    /// of that class or larger, below [`MAX_CACHED_REQUEST`]) that the caller
+    /// gives up, and every block already in the bins is as [`pop`](Bins::pop)
+    /// requires.
+    #[inline]
+    pub(crate) unsafe fn push(
+        &mut self,
+        block: *mut u8,
+        class: usize,
+        secret: usize,
+        overflow: &mut Overflow,
+    ) -> Result<bool, Corruption> {
+        let bytes = class * MALLOC_ALIGNMENT;
+        if self.cached_bytes + bytes > MAX_CACHED_BYTES {
+            return Ok(false);
+        }
+        let tag_value = tag(secret);
+        // SAFETY: `block` is live and at least two words long (contract).
+        let tag_slot = unsafe { block.cast::<usize>().add(1) };
+        // SAFETY: as above.
+        if unsafe { tag_slot.read() } == tag_value && self.contains(class, block, secret) {
+            return Err(Corruption::DoubleFree);
+        }
+        if self.classes[class].count == MAX_PER_CLASS {
+            // SAFETY: the bins hold only cached blocks (contract).
+            unsafe { self.split_off_older_half(class, secret, overflow) }?;
+        }
+        let entry = &mut self.classes[class];
+        // SAFETY: the caller gave the block up; its first two words now hold
+        // the masked link and the cached tag.
+        unsafe {
+            block.cast::<usize>().write(mask(entry.head, block, secret));
+            tag_slot.write(tag_value);
+        }
+        entry.head = block;
+        entry.count += 1;
+        self.cached_bytes += bytes;
+        Ok(true)
+    }
+
+    /// Whether `block` is in `class`'s list (walks at most
+    /// [`MAX_PER_CLASS`] links; only when the tag says it may be).
+    fn contains(&self, class: usize, block: *mut u8, secret: usize) -> bool {
+        let mut at = self.classes[class].head;
+        for _ in 0..self.classes[class].count {
+            if at == block {
+                return true;
+            }
+            // SAFETY: `at` is a cached block of this list.
+            at = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
+        }
+        false
+    }
+
+    /// Detaches all but the newest half of `class` into `overflow`.
+    ///
+    /// # Safety
+    ///
+    /// The bins hold only cached blocks.
+    unsafe fn split_off_older_half(
+        &mut self,
+        class: usize,
+        secret: usize,
+        overflow: &mut Overflow,
+    ) -> Result<(), Corruption> {
+        let keep = MAX_PER_CLASS - overflow.len();
+        let entry = &mut self.classes[class];
+        let mut last_kept = entry.head;
+        for _ in 1..keep {
+            // SAFETY: `last_kept` is a cached block of this list.
+            last_kept = unmask(
+                unsafe { last_kept.cast::<usize>().read() },
+                last_kept,
+                secret,
+            );
+        }
+        // SAFETY: as above.
+        let mut at = unmask(
+            unsafe { last_kept.cast::<usize>().read() },
+            last_kept,
+            secret,
+        );
+        for slot in overflow.iter_mut() {
+            if at.is_null() || at.addr() % MALLOC_ALIGNMENT != 0 {
+                return Err(Corruption::BrokenLink);
+            }
+            *slot = at;
+            // SAFETY: `at` is a cached block of this list; clearing its tag
+            // before it returns to the heap.
+            let next = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
+            // SAFETY: as above.
+            unsafe { at.cast::<usize>().add(1).write(0) };
+            at = next;
+        }
+        // SAFETY: `last_kept` is a cached block; it now ends the list.
+        unsafe {
+            last_kept
+                .cast::<usize>()
+                .write(mask(ptr::null_mut(), last_kept, secret))
+        };
+        entry.count = keep;
+        self.cached_bytes -= overflow.len() * class * MALLOC_ALIGNMENT;
+        Ok(())
+    }
+
+    /// Empties every class, calling `give_back` with each block (its tag
+    /// cleared). Used by a flush; a broken link ends the walk of that class
+    /// with an error (its remaining blocks stay with the core as in use).
+    ///
+    /// # Safety
+    ///
+    /// The bins hold only cached blocks, and the owner is not using them.
+    pub(crate) unsafe fn drain(
+        &mut self,
+        secret: usize,
+        mut give_back: impl FnMut(*mut u8),
+    ) -> Result<(), Corruption> {
+        let mut result = Ok(());
+        for (class, entry) in self.classes.iter_mut().enumerate() {
+            let mut at = entry.head;
+            for _ in 0..entry.count {
+                if at.is_null() || at.addr() % MALLOC_ALIGNMENT != 0 {
+                    result = Err(Corruption::BrokenLink);
+                    break;
+                }
+                // SAFETY: `at` is a cached block of this list.
+                let next = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
+                // SAFETY: as above.
+                unsafe { at.cast::<usize>().add(1).write(0) };
+                give_back(at);
+                at = next;
+            }
+            self.cached_bytes -= entry.count * class * MALLOC_ALIGNMENT;
+            *entry = Class {
+                head: ptr::null_mut(),
+                count: 0,
+            };
+        }
+        result
+    }
+}
+
+/// The link stored in a cached block: the next block's address masked with
+/// the block's own page number and the secret.
+#[inline]
+fn mask(next: *mut u8, at: *mut u8, secret: usize) -> usize {
+    next.addr() ^ (at.addr() >> 12) ^ secret
+}
+
+/// Inverse of [`mask`]. The result keeps `at`'s provenance: every cached
+/// block lives in memory the core handed out, which the caller may reach.
+#[inline]
+fn unmask(link: usize, at: *mut u8, secret: usize) -> *mut u8 {
+    at.with_addr(link ^ (at.addr() >> 12) ^ secret)
+}
+
+/// The second word of a cached block.
+#[inline]
+fn tag(secret: usize) -> usize {
+    secret.rotate_left(17) ^ 0x5a5a_5a5a
+}

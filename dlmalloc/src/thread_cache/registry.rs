@@ -1,0 +1,268 @@
+//! Every live thread cache, so one thread can empty them all: for an exact
+//! view (statistics, trim, heap check), and around `fork`.
+//!
+//! The owner of a cache uses it with plain loads and stores, never a locked
+//! instruction: it marks itself `busy`, then reads `flush_requested`, and
+//! only touches its bins if no flush is requested. A flusher sets
+//! `flush_requested` on every cache, then runs `membarrier`, which makes
+//! every running thread of the process execute a full memory barrier. After
+//! that, each owner either had already published `busy` (and the flusher
+//! waits for it to clear) or will see the request (and keeps off its bins,
+//! going to the locked heap instead). This is the asymmetric form of
+//! Dekker's protocol: the rare side (the flusher) pays the barrier, the
+//! common side (every allocation) pays nothing.
+//!
+//! The list and the flusher's work are serialised by a small spin lock that
+//! yields; it is taken only when a thread registers or exits and by a
+//! flush, never on an allocation.
+
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use super::ThreadCache;
+
+/// The list of registered caches (intrusive, through `ThreadCache::links`).
+struct Registry {
+    locked: AtomicBool,
+    head: UnsafeCell<*const ThreadCache>,
+}
+
+// SAFETY: `head` and every cache's links are only touched with `locked` held.
+unsafe impl Sync for Registry {}
+
+static REGISTRY: Registry = Registry {
+    locked: AtomicBool::new(false),
+    head: UnsafeCell::new(ptr::null()),
+};
+
+fn lock() {
+    while REGISTRY
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
+}
+
+fn unlock() {
+    REGISTRY.locked.store(false, Ordering::Release);
+}
+
+/// Whether this process may use thread caches: `membarrier` must work (it is
+/// what lets a flusher stop the owners). Decided once.
+pub(super) fn caches_available() -> bool {
+    const UNKNOWN: u8 = 0;
+    const AVAILABLE: u8 = 1;
+    const UNAVAILABLE: u8 = 2;
+    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match STATE.load(Ordering::Acquire) {
+        AVAILABLE => true,
+        UNAVAILABLE => false,
+        _ => {
+            let available = register_membarrier() && register_fork_handlers();
+            STATE.store(
+                if available { AVAILABLE } else { UNAVAILABLE },
+                Ordering::Release,
+            );
+            available
+        }
+    }
+}
+
+/// Registers the process for expedited private membarriers (Linux 4.14+).
+fn register_membarrier() -> bool {
+    // SAFETY: a plain system call with integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            libc::MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+            0,
+            0,
+        ) == 0
+    }
+}
+
+/// A full memory barrier on every running thread of this process.
+fn barrier_on_all_threads() {
+    // SAFETY: a plain system call; the process registered for it in
+    // `caches_available` before any cache existed.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            libc::MEMBARRIER_CMD_PRIVATE_EXPEDITED,
+            0,
+            0,
+        )
+    };
+    if done != 0 {
+        // Registered yet refused: nothing else can stop the owners safely.
+        super::abort(c"thread cache: membarrier failed after registration");
+    }
+}
+
+/// Installs the fork handlers, after making sure the core (and so the
+/// platform's own fork handlers, which it installs on its first lock
+/// initialisation) is set up: handlers run prepare in reverse order of
+/// installation and child in order, so ours stop the caches before the
+/// heap locks are taken and empty dead threads' caches after the child has
+/// its locks back.
+fn register_fork_handlers() -> bool {
+    // SAFETY: reads a counter; its real purpose is the core's first-use set-up.
+    let _ = unsafe { dlmalloc_sys::dlmalloc_footprint() };
+    // SAFETY: the three handlers are `extern "C"` functions without
+    // arguments that only touch the registry and the caches.
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        ) == 0
+    }
+}
+
+/// Adds `cache` to the list.
+///
+/// # Safety
+///
+/// `cache` stays valid until [`unregister`] removes it.
+pub(super) unsafe fn register(cache: *const ThreadCache) {
+    lock();
+    // SAFETY: the lock is held; `cache` is valid (contract) and not listed.
+    unsafe {
+        let head = *REGISTRY.head.get();
+        (*cache).links.set((ptr::null(), head));
+        if !head.is_null() {
+            let (_, next) = (*head).links.get();
+            (*head).links.set((cache, next));
+        }
+        *REGISTRY.head.get() = cache;
+    }
+    unlock();
+}
+
+/// Removes `cache` from the list; afterwards no flusher touches it.
+///
+/// # Safety
+///
+/// `cache` was registered and not yet removed.
+pub(super) unsafe fn unregister(cache: *const ThreadCache) {
+    lock();
+    // SAFETY: the lock is held and `cache` is listed.
+    unsafe { unlink(cache) };
+    unlock();
+}
+
+/// # Safety
+///
+/// The registry lock is held and `cache` is listed.
+unsafe fn unlink(cache: *const ThreadCache) {
+    // SAFETY: listed caches are valid while the lock is held.
+    unsafe {
+        let (prev, next) = (*cache).links.get();
+        if prev.is_null() {
+            *REGISTRY.head.get() = next;
+        } else {
+            let (before, _) = (*prev).links.get();
+            (*prev).links.set((before, next));
+        }
+        if !next.is_null() {
+            let (_, after) = (*next).links.get();
+            (*next).links.set((prev, after));
+        }
+        (*cache).links.set((ptr::null(), ptr::null()));
+    }
+}
+
+/// Calls `f` on every listed cache.
+///
+/// # Safety
+///
+/// The registry lock is held.
+unsafe fn for_each(mut f: impl FnMut(*const ThreadCache)) {
+    // SAFETY: the lock is held, so the list and its caches stay valid.
+    let mut at = unsafe { *REGISTRY.head.get() };
+    while !at.is_null() {
+        // SAFETY: as above.
+        let (_, next) = unsafe { (*at).links.get() };
+        f(at);
+        at = next;
+    }
+}
+
+/// Stops every owner: after this, no cache is in use and none will be
+/// until [`resume_all`].
+///
+/// # Safety
+///
+/// The registry lock is held.
+unsafe fn stop_all() {
+    // SAFETY: the lock is held (contract).
+    unsafe { for_each(|cache| (*cache).flush_requested.store(true, Ordering::Relaxed)) };
+    barrier_on_all_threads();
+    // SAFETY: as above.
+    unsafe {
+        for_each(|cache| {
+            while (*cache).busy.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+        })
+    };
+}
+
+/// # Safety
+///
+/// The registry lock is held.
+unsafe fn resume_all() {
+    // SAFETY: the lock is held (contract).
+    unsafe { for_each(|cache| (*cache).flush_requested.store(false, Ordering::Release)) };
+}
+
+/// Gives every thread's cached blocks back to the heap, so the core's
+/// statistics, trim and heap check see exactly what the program holds.
+pub(crate) fn flush_all() {
+    if !caches_available() {
+        return;
+    }
+    lock();
+    // SAFETY: the lock is held; once stopped, no owner touches its bins, so
+    // the flusher may empty them.
+    unsafe {
+        stop_all();
+        for_each(|cache| (*cache).give_back_all());
+        resume_all();
+    }
+    unlock();
+}
+
+extern "C" fn before_fork() {
+    lock();
+    // SAFETY: the lock is held; it stays held across the fork.
+    unsafe { stop_all() };
+}
+
+extern "C" fn after_fork_parent() {
+    // SAFETY: the lock is held since `before_fork`.
+    unsafe { resume_all() };
+    unlock();
+}
+
+/// In the child only the forking thread lives on: the other threads'
+/// caches will never be used or flushed by their owners, so their blocks
+/// go back to the heap and the caches leave the list.
+extern "C" fn after_fork_child() {
+    let own = super::current_cache();
+    // SAFETY: the lock is held since `before_fork`; the owners of the other
+    // caches do not exist in the child, and their memory is still mapped.
+    unsafe {
+        for_each(|cache| {
+            if cache != own {
+                (*cache).give_back_all();
+                unlink(cache);
+            }
+        });
+        resume_all();
+    }
+    unlock();
+}

@@ -1,0 +1,104 @@
+//! Misuse that the thread cache detects ends the process through the
+//! platform's `custom_abort`, naming the problem: a double free of a small
+//! block (the core cannot see it, since a cached block is still in use to
+//! it) and a write into a freed block that breaks the cache's list. Each
+//! case runs in a child process (this binary re-executed with
+//! `DLM_CACHE_MISUSE=<case>`); the parent checks SIGABRT and the message.
+#![cfg(target_os = "linux")]
+
+use core::alloc::{GlobalAlloc, Layout};
+use std::process::Command;
+
+use dlmalloc::DLMalloc;
+use dlmalloc_platform_std as _;
+
+#[global_allocator]
+static GLOBAL: DLMalloc = DLMalloc;
+
+const CHILD_ENV: &str = "DLM_CACHE_MISUSE";
+
+/// Performs one misuse; returns only if it went undetected.
+fn misuse(case: &str) {
+    let layout = Layout::from_size_align(48, 8).unwrap();
+    // SAFETY: none; this is deliberate misuse of freed blocks, run only in
+    // a child process that is expected to abort.
+    unsafe {
+        let block = DLMalloc.alloc(layout);
+        assert!(!block.is_null());
+        match case {
+            "double_free" => {
+                DLMalloc.dealloc(block, layout);
+                DLMalloc.dealloc(block, layout);
+            }
+            "double_free_not_on_top" => {
+                let other = DLMalloc.alloc(layout);
+                DLMalloc.dealloc(block, layout);
+                DLMalloc.dealloc(other, layout);
+                DLMalloc.dealloc(block, layout);
+            }
+            "write_after_free" => {
+                let other = DLMalloc.alloc(layout);
+                DLMalloc.dealloc(other, layout);
+                DLMalloc.dealloc(block, layout);
+                // Overwrite the cached block's link, then take blocks out.
+                block
+                    .cast::<usize>()
+                    .write(0x4141_4141_4141_4141u64 as usize);
+                let first = DLMalloc.alloc(layout);
+                let second = DLMalloc.alloc(layout);
+                std::hint::black_box((first, second));
+            }
+            _ => panic!("unknown case {case}"),
+        }
+    }
+}
+
+fn run_case_in_child(case: &str) -> (Option<i32>, String) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, case)
+        .output()
+        .expect("spawn the child");
+    use std::os::unix::process::ExitStatusExt;
+    (
+        output.status.signal(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn assert_aborted_with(case: &str, message: &str) {
+    let (signal, stderr) = run_case_in_child(case);
+    assert_eq!(
+        signal,
+        Some(libc::SIGABRT),
+        "{case}: the child was not aborted; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(message),
+        "{case}: stderr lacks {message:?}:\n{stderr}"
+    );
+}
+
+/// The child's entry: does the misuse named by the environment, if any.
+#[test]
+fn child_entry() {
+    if let Ok(case) = std::env::var(CHILD_ENV) {
+        misuse(&case);
+        eprintln!("misuse {case} went undetected");
+    }
+}
+
+#[test]
+fn double_free_is_detected() {
+    assert_aborted_with("double_free", "thread cache: double free");
+}
+
+#[test]
+fn double_free_behind_another_cached_block_is_detected() {
+    assert_aborted_with("double_free_not_on_top", "thread cache: double free");
+}
+
+#[test]
+fn overwritten_link_is_detected() {
+    assert_aborted_with("write_after_free", "thread cache: corrupted free list");
+}
