@@ -27,7 +27,7 @@ use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 
-use bins::{Bins, Corruption, MAX_CACHED_REQUEST, MAX_PER_CLASS, Overflow, class_of};
+use bins::{Bins, Corruption, MAX_CACHED_REQUEST, Pushed, class_of};
 pub(crate) use registry::flush_all;
 
 /// One thread's cache and its registration.
@@ -173,24 +173,43 @@ pub(crate) fn alloc(size: usize) -> *mut u8 {
 #[inline]
 pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
     let class = class_of(size);
-    let mut overflow: Overflow = [core::ptr::null_mut(); MAX_PER_CLASS / 2];
     let pushed = CACHE
         .try_with(|cache| {
             cache.with_bins(|bins| {
                 // SAFETY: `block` is a live block of the class that the caller
                 // gives up (contract); the bins hold only cached blocks.
-                unsafe { bins.push(block, class, secret(), &mut overflow) }
+                unsafe { bins.push(block, class, secret()) }
             })
         })
         .ok()
         .flatten();
-    if !overflow[0].is_null() {
-        bulk_free(&mut overflow);
-    }
     match pushed {
-        Some(Ok(cached)) => cached,
+        Some(Ok(Pushed::Cached)) => true,
+        Some(Ok(Pushed::CachedEvicting(evicted))) => {
+            give_back_list(evicted);
+            true
+        }
+        Some(Ok(Pushed::Refused)) | None => false,
         Some(Err(corruption)) => report(corruption),
-        None => false,
+    }
+}
+
+/// Frees the blocks a full class evicted, in one locked bulk free.
+#[cold]
+fn give_back_list(first: *mut u8) {
+    let mut batch = [core::ptr::null_mut::<u8>(); bins::MAX_PER_CLASS];
+    let mut filled = 0;
+    // SAFETY: `first` starts the list `push` just evicted, which no one
+    // else can reach; it has at most MAX_PER_CLASS / 2 blocks.
+    let drained = unsafe {
+        Bins::drain_list(first, secret(), |block| {
+            batch[filled] = block;
+            filled += 1;
+        })
+    };
+    bulk_free(&mut batch[..filled]);
+    if let Err(corruption) = drained {
+        report(corruption);
     }
 }
 
@@ -215,6 +234,7 @@ fn bulk_free(blocks: &mut [*mut u8]) {
 
 /// The per-process secret that masks cached links: random where the system
 /// gives randomness, else derived from addresses (randomised by ASLR).
+#[inline]
 fn secret() -> usize {
     static SECRET: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
     let value = SECRET.load(Ordering::Relaxed);

@@ -61,9 +61,18 @@ pub(crate) struct Bins {
     cached_bytes: usize,
 }
 
-/// Blocks given back by [`Bins::push`] when a class overflows: at most half
-/// a class, handed to the heap's bulk free by the caller.
-pub(crate) type Overflow = [*mut u8; MAX_PER_CLASS / 2];
+/// What [`Bins::push`] did with a block.
+pub(crate) enum Pushed {
+    /// Cached.
+    Cached,
+    /// Not cached: the thread's byte bound is reached; the caller frees the
+    /// block to the heap.
+    Refused,
+    /// Cached, and the class's older half left the cache as a list (linked
+    /// like the cache's own, starting at this block) for the caller to give
+    /// back with [`Bins::drain_list`].
+    CachedEvicting(*mut u8),
+}
 
 impl Bins {
     /// Empty bins.
@@ -111,10 +120,7 @@ impl Bins {
         Ok(block)
     }
 
-    /// Caches `block` in `class`. Returns `Ok(false)` when the thread's byte
-    /// bound is reached (the caller frees the block to the heap instead), and
-    /// moves the older half of a full class into `overflow`, null-padded,
-    /// for the caller to free to the heap.
+    /// Caches `block` in `class`; see [`Pushed`] for the outcomes.
     ///
     /// # Safety
     ///
@@ -128,11 +134,10 @@ impl Bins {
         block: *mut u8,
         class: usize,
         secret: usize,
-        overflow: &mut Overflow,
-    ) -> Result<bool, Corruption> {
+    ) -> Result<Pushed, Corruption> {
         let bytes = class * MALLOC_ALIGNMENT;
         if self.cached_bytes + bytes > MAX_CACHED_BYTES {
-            return Ok(false);
+            return Ok(Pushed::Refused);
         }
         let tag_value = tag(secret);
         // SAFETY: `block` is live and at least two words long (contract).
@@ -141,9 +146,10 @@ impl Bins {
         if unsafe { tag_slot.read() } == tag_value && self.contains(class, block, secret) {
             return Err(Corruption::DoubleFree);
         }
+        let mut pushed = Pushed::Cached;
         if self.classes[class].count == MAX_PER_CLASS {
             // SAFETY: the bins hold only cached blocks (contract).
-            unsafe { self.split_off_older_half(class, secret, overflow) }?;
+            pushed = Pushed::CachedEvicting(unsafe { self.split_off_older_half(class, secret) });
         }
         let entry = &mut self.classes[class];
         // SAFETY: the caller gave the block up; its first two words now hold
@@ -155,7 +161,7 @@ impl Bins {
         entry.head = block;
         entry.count += 1;
         self.cached_bytes += bytes;
-        Ok(true)
+        Ok(pushed)
     }
 
     /// Whether `block` is in `class`'s list (walks at most
@@ -172,18 +178,15 @@ impl Bins {
         false
     }
 
-    /// Detaches all but the newest half of `class` into `overflow`.
+    /// Detaches the older half of a full `class` and returns its first
+    /// block; the detached blocks stay linked (the last link is null).
     ///
     /// # Safety
     ///
     /// The bins hold only cached blocks.
-    unsafe fn split_off_older_half(
-        &mut self,
-        class: usize,
-        secret: usize,
-        overflow: &mut Overflow,
-    ) -> Result<(), Corruption> {
-        let keep = MAX_PER_CLASS - overflow.len();
+    #[cold]
+    unsafe fn split_off_older_half(&mut self, class: usize, secret: usize) -> *mut u8 {
+        let keep = MAX_PER_CLASS / 2;
         let entry = &mut self.classes[class];
         let mut last_kept = entry.head;
         for _ in 1..keep {
@@ -194,33 +197,54 @@ impl Bins {
                 secret,
             );
         }
-        // SAFETY: as above.
-        let mut at = unmask(
-            unsafe { last_kept.cast::<usize>().read() },
-            last_kept,
-            secret,
-        );
-        for slot in overflow.iter_mut() {
-            if at.is_null() || at.addr() % MALLOC_ALIGNMENT != 0 {
-                return Err(Corruption::BrokenLink);
-            }
-            *slot = at;
-            // SAFETY: `at` is a cached block of this list; clearing its tag
-            // before it returns to the heap.
-            let next = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
-            // SAFETY: as above.
-            unsafe { at.cast::<usize>().add(1).write(0) };
-            at = next;
-        }
-        // SAFETY: `last_kept` is a cached block; it now ends the list.
-        unsafe {
+        // SAFETY: as above; `last_kept` now ends the kept list.
+        let evicted = unsafe {
+            let first = unmask(last_kept.cast::<usize>().read(), last_kept, secret);
             last_kept
                 .cast::<usize>()
-                .write(mask(ptr::null_mut(), last_kept, secret))
+                .write(mask(ptr::null_mut(), last_kept, secret));
+            first
         };
+        self.cached_bytes -= (entry.count - keep) * class * MALLOC_ALIGNMENT;
         entry.count = keep;
-        self.cached_bytes -= overflow.len() * class * MALLOC_ALIGNMENT;
-        Ok(())
+        evicted
+    }
+
+    /// Walks a list of blocks that left the cache (from
+    /// [`Pushed::CachedEvicting`]), clearing each block's tag and calling
+    /// `give_back` with it. Stops with an error at a link that is not a
+    /// block address (the rest stays with the core as in use).
+    ///
+    /// # Safety
+    ///
+    /// `first` starts such a list, of at most [`MAX_PER_CLASS`] blocks.
+    pub(crate) unsafe fn drain_list(
+        first: *mut u8,
+        secret: usize,
+        mut give_back: impl FnMut(*mut u8),
+    ) -> Result<(), Corruption> {
+        let mut at = first;
+        for _ in 0..MAX_PER_CLASS {
+            if at.is_null() {
+                return Ok(());
+            }
+            if at.addr() % MALLOC_ALIGNMENT != 0 {
+                return Err(Corruption::BrokenLink);
+            }
+            // SAFETY: `at` is a block of the list (contract).
+            let next = unsafe {
+                let next = unmask(at.cast::<usize>().read(), at, secret);
+                at.cast::<usize>().add(1).write(0);
+                next
+            };
+            give_back(at);
+            at = next;
+        }
+        if at.is_null() {
+            Ok(())
+        } else {
+            Err(Corruption::BrokenLink)
+        }
     }
 
     /// Empties every class, calling `give_back` with each block (its tag
@@ -236,26 +260,19 @@ impl Bins {
         mut give_back: impl FnMut(*mut u8),
     ) -> Result<(), Corruption> {
         let mut result = Ok(());
-        for (class, entry) in self.classes.iter_mut().enumerate() {
-            let mut at = entry.head;
-            for _ in 0..entry.count {
-                if at.is_null() || at.addr() % MALLOC_ALIGNMENT != 0 {
-                    result = Err(Corruption::BrokenLink);
-                    break;
-                }
-                // SAFETY: `at` is a cached block of this list.
-                let next = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
-                // SAFETY: as above.
-                unsafe { at.cast::<usize>().add(1).write(0) };
-                give_back(at);
-                at = next;
+        for entry in self.classes.iter_mut() {
+            // SAFETY: each class is a list of at most MAX_PER_CLASS cached
+            // blocks (`push` evicts half of a full class before adding).
+            let drained = unsafe { Bins::drain_list(entry.head, secret, &mut give_back) };
+            if drained.is_err() {
+                result = drained;
             }
-            self.cached_bytes -= entry.count * class * MALLOC_ALIGNMENT;
             *entry = Class {
                 head: ptr::null_mut(),
                 count: 0,
             };
         }
+        self.cached_bytes = 0;
         result
     }
 }
