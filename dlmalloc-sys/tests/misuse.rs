@@ -88,6 +88,14 @@ fn run_case(case: &str) {
             unsafe { block.write_bytes(b'A', 64) };
             unsafe { dlfree(block.add(16).cast::<c_void>()) };
         }
+        "interior_plus_16_ones" => {
+            // All ones there read as "in use, mapped": the core then looks
+            // for a mapping header in front of it.
+            let block = unsafe { dlmalloc(64) }.cast::<u8>();
+            assert!(!block.is_null());
+            unsafe { block.write_bytes(0xFF, 64) };
+            unsafe { dlfree(block.add(16).cast::<c_void>()) };
+        }
         "interior_plus_8" => {
             let block = unsafe { dlcalloc(1, 64) };
             assert!(!block.is_null());
@@ -219,6 +227,16 @@ fn expect_message(case: &str, message: &str) {
 fn free_of_a_pointer_16_bytes_into_a_block_aborts() {
     expect_message("interior_plus_16", NOT_IN_USE);
     expect_message("interior_plus_16_text", NOT_IN_USE);
+}
+
+#[test]
+fn free_of_a_pointer_16_bytes_into_a_block_of_ones_aborts() {
+    let expected = if cfg!(feature = "footers") {
+        "forged or corrupted chunk: its owner footer is not valid"
+    } else {
+        "corrupted large chunk: its mapping header does not match"
+    };
+    expect_message("interior_plus_16_ones", expected);
 }
 
 #[test]
