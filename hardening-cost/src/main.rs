@@ -9,7 +9,8 @@
 //! Times are the thread's CPU time, not wall time.
 //! `hardening-cost report [unit]` reads such lines (from any number of runs
 //! and variants) on stdin and prints a markdown table of the median value
-//! per operation of each variant and its ratio to `default`.
+//! per operation of each variant (with the smallest and largest run, to
+//! show the spread) and its ratio to `default`.
 //!
 //! scripts/hardening_cost.sh builds the three variants (features none,
 //! `footers`, `insecure`) and alternates their runs over several rounds,
@@ -280,8 +281,8 @@ fn report(unit: &str) -> ExitCode {
         w.dedup();
         w
     };
-    println!("| workload | variant | runs | median {unit}/op | ratio to default |");
-    println!("|---|---|---:|---:|---:|");
+    println!("| workload | variant | runs | median {unit}/op | min | max | ratio to default |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for workload in &workloads {
         let Some(base) = samples.get(&(workload.clone(), "default".to_string())) else {
             eprintln!("hardening-cost report: no default runs of {workload}");
@@ -291,8 +292,10 @@ fn report(unit: &str) -> ExitCode {
         for variant in ["default", "footers", "insecure"] {
             if let Some(xs) = samples.get(&(workload.clone(), variant.to_string())) {
                 let m = median(xs.clone());
+                let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 println!(
-                    "| {workload} | {variant} | {} | {m:.1} | {:.3} |",
+                    "| {workload} | {variant} | {} | {m:.1} | {min:.1} | {max:.1} | {:.3} |",
                     xs.len(),
                     m / base
                 );
