@@ -6,7 +6,8 @@
 # each in its own target directory), then runs the three builds in turn for
 # ROUNDS rounds (default 11), rotating their order every round so a drift
 # in the machine's speed touches each variant alike, and prints the median
-# CPU time per operation of each workload and variant as a markdown table.
+# CPU time per operation of each workload and variant as a markdown table
+# (each process runs each workload three times and reports its fastest).
 # When valgrind is installed it then counts instructions per operation of
 # each workload once per variant (callgrind, collecting only the timed
 # function): repeatable run to run, where CPU time on a shared VM is not.
@@ -58,7 +59,8 @@ for v in "${variants[@]}"; do
             churn) fn='*timed_churn*' ;;
         esac
         echo "== instructions: $v $w" >&2
-        # One tenth of the operations: callgrind runs ~50x slower.
+        # One tenth of the operations (still three times over: the count
+        # is divided by all of them): callgrind runs ~50x slower.
         out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
             "--toggle-collect=$fn" "$(bin_of "$v")" run "$v" "$w" 10 2>&1)
         line=$(grep -P '^\Q'"$v"'\E\t' <<<"$out")
