@@ -87,21 +87,43 @@ impl Heap {
         .cast()
     }
 
-    /// `dlindependent_comalloc` / `mspace_independent_comalloc` into
-    /// `out` (as long as `sizes`); false when it failed.
-    pub unsafe fn comalloc(self, sizes: &[usize], out: &mut [*mut c_void]) -> bool {
-        // SAFETY: both slices hold sizes.len() elements.
-        let array = unsafe {
+    /// `dlindependent_comalloc` / `mspace_independent_comalloc`: one block
+    /// per entry of `sizes`, their addresses written to `chunks` (which must
+    /// hold `sizes.len()` pointers) or, when `chunks` is null, to an array
+    /// the heap allocates too. Returns the array, or null on failure.
+    pub unsafe fn independent_comalloc(
+        self,
+        sizes: &[usize],
+        chunks: *mut *mut c_void,
+    ) -> *mut *mut c_void {
+        // SAFETY: `sizes` holds sizes.len() elements; `chunks` is null or
+        // holds as many (caller).
+        unsafe {
             match self {
-                Heap::Global => {
-                    dlindependent_comalloc(sizes.len(), sizes.as_ptr(), out.as_mut_ptr())
-                }
+                Heap::Global => dlindependent_comalloc(sizes.len(), sizes.as_ptr(), chunks),
                 Heap::Space(m) => {
-                    mspace_independent_comalloc(m, sizes.len(), sizes.as_ptr(), out.as_mut_ptr())
+                    mspace_independent_comalloc(m, sizes.len(), sizes.as_ptr(), chunks)
                 }
             }
-        };
-        !array.is_null()
+        }
+    }
+
+    /// `dlindependent_calloc` / `mspace_independent_calloc`: `n` zeroed
+    /// blocks of `elem_size` bytes; `chunks` as for
+    /// [`Heap::independent_comalloc`].
+    pub unsafe fn independent_calloc(
+        self,
+        n: usize,
+        elem_size: usize,
+        chunks: *mut *mut c_void,
+    ) -> *mut *mut c_void {
+        // SAFETY: `chunks` is null or holds n pointers (caller).
+        unsafe {
+            match self {
+                Heap::Global => dlindependent_calloc(n, elem_size, chunks),
+                Heap::Space(m) => mspace_independent_calloc(m, n, elem_size, chunks),
+            }
+        }
     }
 
     /// `dlbulk_free` / `mspace_bulk_free`.
@@ -115,15 +137,16 @@ impl Heap {
         }
     }
 
-    /// `dlmalloc_trim` / `mspace_trim`.
-    pub unsafe fn trim(self, pad: usize) {
+    /// `dlmalloc_trim` / `mspace_trim`; true when memory was released.
+    pub unsafe fn trim(self, pad: usize) -> bool {
         // SAFETY: any pad is accepted.
-        unsafe {
+        let released = unsafe {
             match self {
                 Heap::Global => dlmalloc_trim(pad),
                 Heap::Space(m) => mspace_trim(m, pad),
-            };
-        }
+            }
+        };
+        released != 0
     }
 
     /// Current footprint.
@@ -133,6 +156,39 @@ impl Heap {
             match self {
                 Heap::Global => dlmalloc_footprint(),
                 Heap::Space(m) => mspace_footprint(m),
+            }
+        }
+    }
+
+    /// The largest footprint the heap has had.
+    pub unsafe fn max_footprint(self) -> usize {
+        // SAFETY: reads a statistic.
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc_max_footprint(),
+                Heap::Space(m) => mspace_max_footprint(m),
+            }
+        }
+    }
+
+    /// The footprint limit in force.
+    pub unsafe fn footprint_limit(self) -> usize {
+        // SAFETY: reads a setting.
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc_footprint_limit(),
+                Heap::Space(m) => mspace_footprint_limit(m),
+            }
+        }
+    }
+
+    /// `dlmallinfo` / `mspace_mallinfo`.
+    pub unsafe fn mallinfo(self) -> MallInfo {
+        // SAFETY: reads statistics under the heap's lock.
+        unsafe {
+            match self {
+                Heap::Global => dlmallinfo(),
+                Heap::Space(m) => mspace_mallinfo(m),
             }
         }
     }

@@ -1,9 +1,10 @@
 //! The allocator's fuzz driver: [`run`] decodes bytes into a program of
 //! allocator operations (malloc, calloc, free, realloc, realloc_in_place,
-//! memalign, posix_memalign, independent_comalloc, bulk_free, trim, mallopt,
-//! footprint limits) on the global heap and three mspaces (locked, unlocked,
-//! and one inside a caller buffer that may not grow), checks every result
-//! against a model, and runs the heap check after each operation.
+//! memalign, posix_memalign, valloc, pvalloc, independent_comalloc,
+//! independent_calloc, bulk_free, trim, mallopt, footprint limits, large-chunk
+//! tracking, statistics) on the global heap and three mspaces (locked,
+//! unlocked, and one inside a caller buffer that may not grow), checks every
+//! result against a model, and runs the heap check after each operation.
 //!
 //! cargo-fuzz calls it from `fuzz/fuzz_targets/heap_ops.rs`; the ordinary
 //! test suite calls it on seeded inputs and on every saved crash input, so
@@ -14,6 +15,7 @@
 mod heaps;
 mod input;
 mod model;
+mod stats;
 
 use core::ffi::c_void;
 
@@ -30,6 +32,11 @@ const REGION_SIZE: usize = 256 << 10;
 /// settings into each other.
 const DEFAULT_TRIM_THRESHOLD: i32 = 2 << 20;
 const DEFAULT_MMAP_THRESHOLD: i32 = 256 << 10;
+/// The granularity of a build without `DEFAULT_MMAP_GRANULARITY`, as the
+/// fuzz build is.
+const DEFAULT_GRANULARITY: i32 = 2 << 20;
+/// The page size `valloc` and `pvalloc` round to on the fuzzing hosts.
+const PAGE: usize = 4096;
 
 /// What one run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,6 +51,10 @@ struct Run {
     heaps: [Heap; 4],
     /// Footprint limit each heap must respect (usize::MAX: none).
     limits: [usize; 4],
+    /// The limit each heap last reported when it was set.
+    limit_settings: [usize; 4],
+    /// Whether each mspace serves large requests from its segments.
+    tracking_large: [bool; 4],
     live: Vec<Block>,
     outcome: Outcome,
 }
@@ -73,6 +84,9 @@ pub fn run(data: &[u8]) -> Outcome {
     let mut run = Run {
         heaps,
         limits: [usize::MAX; 4],
+        // SAFETY: the heaps are live.
+        limit_settings: heaps.map(|heap| unsafe { heap.footprint_limit() }),
+        tracking_large: [false; 4],
         live: Vec::new(),
         outcome: Outcome::default(),
     };
@@ -92,7 +106,7 @@ impl Run {
     fn step(&mut self, input: &mut Input<'_>) {
         let h = input.below(4);
         let heap = self.heaps[h];
-        let op = input.below(13);
+        let op = input.below(17);
         let name = [
             "malloc",
             "calloc",
@@ -107,6 +121,10 @@ impl Run {
             "mallopt",
             "footprint_limit",
             "free",
+            "independent_calloc",
+            "valloc",
+            "track_large_chunks",
+            "mallinfo",
         ][op];
         // SAFETY: every pointer handed to the heap below is a live block of
         // that heap taken from the model, or fresh from the heap itself.
@@ -141,9 +159,13 @@ impl Run {
                 6 => self.posix_memalign(input),
                 7 => self.comalloc(input, h),
                 8 => self.bulk_free(input, h),
-                9 => heap.trim(usize::from(input.u16()) << 4),
+                9 => self.trim(input, h),
                 10 => Self::mallopt(input),
                 11 => self.footprint_limit(input, h),
+                13 => self.independent_calloc(input, h),
+                14 => self.valloc(input),
+                15 => self.track_large_chunks(input, h),
+                16 => self.check_stats(h),
                 _ => unreachable!(),
             }
             for (i, heap) in self.heaps.iter().enumerate() {
@@ -219,7 +241,14 @@ impl Run {
         }
         let i = input.below(self.live.len());
         let b = self.live[i];
-        let size = input.size().max(1);
+        // Sizes near the old one reach the in-place paths (shrink, grow into
+        // the next chunk or the top, resize a direct mapping).
+        let size = match input.below(4) {
+            0 => b.size.saturating_sub(usize::from(input.u16())),
+            1 => b.size.saturating_add(usize::from(input.u16())),
+            _ => input.size(),
+        }
+        .max(1);
         let heap = self.heaps[b.heap];
         // SAFETY: b is live in its heap.
         unsafe {
@@ -286,17 +315,169 @@ impl Run {
     }
 
     unsafe fn comalloc(&mut self, input: &mut Input<'_>, h: usize) {
-        let n = 1 + input.below(6);
+        let n = input.below(7);
         let sizes: Vec<usize> = (0..n).map(|_| usize::from(input.u16()) % 2048).collect();
+        let own_array = input.below(2) == 0;
         let mut out = vec![NULL; n];
-        // SAFETY: the heap is live; both arrays hold n elements.
+        let chunks = if own_array {
+            out.as_mut_ptr()
+        } else {
+            core::ptr::null_mut()
+        };
+        // SAFETY: the heap is live; `chunks` is null or holds n pointers.
         unsafe {
-            if !self.heaps[h].comalloc(&sizes, &mut out) {
-                self.outcome.refused += 1;
+            let array = self.heaps[h].independent_comalloc(&sizes, chunks);
+            self.adopt_independent(h, array, chunks, &sizes, false, "independent_comalloc");
+        }
+    }
+
+    unsafe fn independent_calloc(&mut self, input: &mut Input<'_>, h: usize) {
+        let n = input.below(9);
+        let elem_size = match input.below(16) {
+            0 => usize::MAX / 2 + usize::from(input.byte()),
+            _ => usize::from(input.u16()) % 1024,
+        };
+        let own_array = input.below(2) == 0;
+        let mut out = vec![NULL; n];
+        let chunks = if own_array {
+            out.as_mut_ptr()
+        } else {
+            core::ptr::null_mut()
+        };
+        // SAFETY: the heap is live; `chunks` is null or holds n pointers.
+        unsafe {
+            let array = self.heaps[h].independent_calloc(n, elem_size, chunks);
+            if elem_size > usize::MAX / 4 && n > 0 {
+                assert!(
+                    array.is_null(),
+                    "independent_calloc of {n} x {elem_size} succeeded"
+                );
                 return;
             }
-            for (&p, &size) in out.iter().zip(&sizes) {
-                self.adopt(h, p.cast(), size, 1, false, "independent_comalloc");
+            let sizes = vec![elem_size; n];
+            self.adopt_independent(h, array, chunks, &sizes, true, "independent_calloc");
+        }
+    }
+
+    /// Checks and records what an independent_* call returned: `array` (its
+    /// result) must be `chunks` when the caller gave one; otherwise it is a
+    /// block of the heap itself, adopted after its entries are read.
+    unsafe fn adopt_independent(
+        &mut self,
+        h: usize,
+        array: *mut *mut c_void,
+        chunks: *mut *mut c_void,
+        sizes: &[usize],
+        zeroed: bool,
+        what: &str,
+    ) {
+        if array.is_null() {
+            self.outcome.refused += 1;
+            return;
+        }
+        if !chunks.is_null() {
+            assert_eq!(
+                array, chunks,
+                "{what}: returned another array than the one given"
+            );
+        }
+        // SAFETY: the array holds one pointer per size; each is a fresh block
+        // of at least that size in heap h, if the allocator is right.
+        unsafe {
+            let blocks: Vec<*mut u8> = (0..sizes.len()).map(|i| (*array.add(i)).cast()).collect();
+            for (&p, &size) in blocks.iter().zip(sizes) {
+                assert!(!p.is_null(), "{what}: a null entry in a successful result");
+                self.adopt(h, p, size, 1, zeroed, what);
+            }
+            if chunks.is_null() {
+                let bytes = core::mem::size_of_val(sizes);
+                self.adopt(h, array.cast(), bytes, 1, false, what);
+            }
+        }
+    }
+
+    unsafe fn valloc(&mut self, input: &mut Input<'_>) {
+        let size = input.size();
+        let rounded = size.checked_next_multiple_of(PAGE);
+        // SAFETY: any size is accepted.
+        unsafe {
+            if input.below(2) == 0 {
+                self.adopt(0, dlvalloc(size).cast(), size, PAGE, false, "valloc");
+            } else {
+                let p = dlpvalloc(size).cast::<u8>();
+                if !p.is_null() {
+                    let rounded = rounded.expect("pvalloc succeeded on a size it cannot round");
+                    let usable = dlmalloc_usable_size(p.cast());
+                    assert!(
+                        usable >= rounded,
+                        "pvalloc({size}): usable {usable} below {rounded}"
+                    );
+                }
+                self.adopt(0, p, size, PAGE, false, "pvalloc");
+            }
+        }
+    }
+
+    unsafe fn trim(&mut self, input: &mut Input<'_>, h: usize) {
+        let pad = match input.below(8) {
+            0 => 0,
+            1 => usize::MAX - usize::from(input.byte()),
+            2 => usize::MAX / 2,
+            _ => usize::from(input.u16()) << 4,
+        };
+        let heap = self.heaps[h];
+        // SAFETY: the heap is live; any pad is accepted.
+        unsafe {
+            let before = heap.footprint();
+            let released = heap.trim(pad);
+            // Only the mspaces are private to this run: other threads may
+            // grow the global heap meanwhile.
+            if h != 0 {
+                let after = heap.footprint();
+                if released {
+                    assert!(
+                        after < before,
+                        "trim({pad}) reported a release but footprint {before} -> {after}"
+                    );
+                } else {
+                    assert_eq!(
+                        after, before,
+                        "trim({pad}) released nothing but the footprint moved"
+                    );
+                }
+            }
+        }
+    }
+
+    unsafe fn track_large_chunks(&mut self, input: &mut Input<'_>, h: usize) {
+        let Heap::Space(m) = self.heaps[h] else {
+            return;
+        };
+        let enable = input.below(2) == 1;
+        // SAFETY: the mspace is live.
+        let was = unsafe { mspace_track_large_chunks(m, i32::from(enable)) };
+        assert_eq!(
+            was != 0,
+            self.tracking_large[h],
+            "track_large_chunks reported the wrong previous setting"
+        );
+        self.tracking_large[h] = enable;
+    }
+
+    unsafe fn check_stats(&self, h: usize) {
+        let heap = self.heaps[h];
+        let live: usize = self
+            .live
+            .iter()
+            .filter(|b| b.heap == h)
+            // SAFETY: every block of the model is live.
+            .map(|b| unsafe { dlmalloc_usable_size(b.ptr.cast()) })
+            .sum();
+        // SAFETY: the heap is live.
+        unsafe {
+            stats::assert_consistent(heap, live);
+            if h != 0 {
+                stats::assert_private(heap, self.limit_settings[h]);
             }
         }
     }
@@ -329,15 +510,41 @@ impl Run {
 
     fn mallopt(input: &mut Input<'_>) {
         let values = [-1, 0, 4096, 64 << 10, 256 << 10, 1 << 20, 8 << 20];
-        let (param, value) = match input.below(3) {
+        let granularities = [
+            4096,
+            64 << 10,
+            1 << 20,
+            2 << 20,
+            4 << 20,
+            3,
+            1000,
+            -5,
+            -1,
+            0,
+        ];
+        let (param, value) = match input.below(4) {
             0 => (M_TRIM_THRESHOLD, values[input.below(values.len())]),
             1 => (M_MMAP_THRESHOLD, values[input.below(values.len())]),
-            // Granularity changes would outlive the run; only refusals here.
-            _ => (M_GRANULARITY, [3, 1000, -5][input.below(3)]),
+            // Restored by `finish`, so no run sees another's granularity.
+            2 => (
+                M_GRANULARITY,
+                granularities[input.below(granularities.len())],
+            ),
+            _ => (12345, 1),
+        };
+        let expected = match param {
+            M_TRIM_THRESHOLD | M_MMAP_THRESHOLD => 1,
+            M_GRANULARITY => i32::from(value >= 4096 && (value & (value - 1)) == 0),
+            _ => 0,
         };
         // SAFETY: any parameter and value are accepted.
-        let ok = unsafe { dlmallopt(param, value) };
-        let expected = i32::from(param != M_GRANULARITY);
+        let ok = unsafe {
+            if input.below(2) == 0 {
+                dlmallopt(param, value)
+            } else {
+                mspace_mallopt(param, value)
+            }
+        };
         assert_eq!(ok, expected, "mallopt({param}, {value})");
     }
 
@@ -355,6 +562,7 @@ impl Run {
                 _ => footprint + (usize::from(input.u16()) << 8),
             };
             let limit = heap.set_footprint_limit(asked);
+            self.limit_settings[h] = limit;
             assert!(
                 asked == usize::MAX || limit >= asked,
                 "limit {limit} below the {asked} asked"
@@ -379,6 +587,7 @@ impl Run {
             dlmalloc_set_footprint_limit(usize::MAX);
             dlmallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD);
             dlmallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD);
+            dlmallopt(M_GRANULARITY, DEFAULT_GRANULARITY);
             for heap in &self.heaps[1..] {
                 if let Heap::Space(m) = *heap {
                     destroy_mspace(m);

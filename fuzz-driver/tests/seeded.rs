@@ -2,7 +2,14 @@
 //! crash the fuzzer once found) and on a few hundred seeded random inputs,
 //! so every `cargo test` exercises the driver and its checks.
 
+use std::sync::Mutex;
+
 use dlmalloc_platform_std as _;
+
+/// Runs change process-wide settings (thresholds, granularity, the global
+/// footprint limit) and restore them at the end; the driver's checks assume
+/// no other run changes them meanwhile, so the tests take turns.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// SplitMix64, so the seeded inputs are the same on every run.
 fn next(state: &mut u64) -> u64 {
@@ -15,6 +22,7 @@ fn next(state: &mut u64) -> u64 {
 
 #[test]
 fn saved_regression_inputs_pass() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions");
     let mut count = 0;
     for entry in std::fs::read_dir(dir).expect("regressions/ exists") {
@@ -31,6 +39,7 @@ fn saved_regression_inputs_pass() {
 
 #[test]
 fn seeded_random_inputs_pass() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut state = 0x5EED_u64;
     let mut operations = 0;
     for round in 0..200 {
