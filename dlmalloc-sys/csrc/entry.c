@@ -45,6 +45,8 @@ static void *op_calloc(dl_state *m, size_t count, size_t elem_size) {
     return mem;
 }
 
+static void *op_realloc_in_place(dl_state *m, void *mem, size_t bytes);
+
 static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
     if (mem == 0) return op_malloc(m, bytes);
     if (bytes == 0) {
@@ -64,8 +66,13 @@ static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
     if (moved != 0) {
         memcpy(moved, mem, old_usable < bytes ? old_usable : bytes);
         op_free(m, mem);
+        return moved;
     }
-    return moved;
+    /* A mapped chunk shrinking below the mmap threshold prefers a move (so
+     * a small block does not keep a mapping), but when memory is too short
+     * for that, shrinking in place must still succeed. */
+    if (bytes <= old_usable) return op_realloc_in_place(m, mem, bytes);
+    return 0;
 }
 
 static void *op_realloc_in_place(dl_state *m, void *mem, size_t bytes) {

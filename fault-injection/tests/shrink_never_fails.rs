@@ -48,14 +48,12 @@ fn scenario(heap: Heap) {
 }
 
 #[test]
-#[ignore = "core bug: realloc of a directly mapped block to below the mmap threshold returns NULL when neither the heap nor the system has memory, instead of keeping the block in place"]
 fn global_heap_shrinks_without_memory() {
     let _only_me = faults::exclusive();
     scenario(Heap::Global);
 }
 
 #[test]
-#[ignore = "core bug: realloc of a directly mapped block to below the mmap threshold returns NULL when neither the heap nor the system has memory, instead of keeping the block in place"]
 fn mspace_shrinks_without_memory() {
     let _only_me = faults::exclusive();
     let space = Space::create(0, true);
