@@ -239,9 +239,17 @@ fn free_of_a_pointer_16_bytes_into_a_block_of_ones_aborts() {
     expect_message("interior_plus_16_ones", expected);
 }
 
+/// Blocks are aligned to two words: 8 bytes in is misaligned on 64-bit
+/// targets; on 32-bit ones it is aligned and the word in front of it, zero
+/// in a calloc'd block, is not an in-use header.
 #[test]
 fn free_of_a_pointer_8_bytes_into_a_block_aborts() {
-    expect_message("interior_plus_8", MISALIGNED);
+    let expected = if cfg!(target_pointer_width = "64") {
+        MISALIGNED
+    } else {
+        NOT_IN_USE
+    };
+    expect_message("interior_plus_8", expected);
 }
 
 /// The C library's block lies in another mapping: below the heap's least
