@@ -48,7 +48,10 @@ cargo +nightly fuzz build heap_ops
 
 # Refuse to fuzz blind: the core's archive must carry coverage counters.
 core=$(ls -t target/"$target"/release/build/dlmalloc-sys-*/out/libdlmalloc.a | head -n 1)
-if ! nm "$core" 2>/dev/null | grep -q '__sanitizer_cov_trace_cmp'; then
+# (nm's output is read in full first: `grep -q` closing the pipe early would
+# fail the pipeline under pipefail.)
+symbols=$(nm "$core" 2>/dev/null || true)
+if ! grep -q '__sanitizer_cov_trace_cmp' <<<"$symbols"; then
     echo "fuzz: $core has no coverage instrumentation; is clang the C compiler?" >&2
     exit 1
 fi
