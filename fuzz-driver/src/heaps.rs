@@ -193,6 +193,27 @@ impl Heap {
         }
     }
 
+    /// `dlmalloc_inspect_all` / `mspace_inspect_all`, keeping the in-use
+    /// chunks as `(start, usable bytes)` in `out` up to its capacity (the
+    /// handler runs under the heap lock, so it must not allocate). Returns
+    /// false when there were more than fit.
+    pub unsafe fn inspect_in_use(self, out: &mut Vec<(usize, usize)>) -> bool {
+        let mut seen = InUse {
+            chunks: out,
+            overflowed: false,
+        };
+        let arg = (&raw mut seen).cast::<c_void>();
+        // SAFETY: `record_in_use` only writes into `seen`, which outlives
+        // the call, and never allocates.
+        unsafe {
+            match self {
+                Heap::Global => dlmalloc_inspect_all(Some(record_in_use), arg),
+                Heap::Space(m) => mspace_inspect_all(m, Some(record_in_use), arg),
+            }
+        }
+        !seen.overflowed
+    }
+
     /// Sets the footprint limit; returns the limit in force.
     pub unsafe fn set_footprint_limit(self, bytes: usize) -> usize {
         // SAFETY: any value is accepted.
@@ -252,6 +273,35 @@ unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_
             report.at = at as usize;
         }
         report.count += 1;
+    }
+}
+
+/// Where the inspect handler collects in-use chunks.
+struct InUse<'a> {
+    chunks: &'a mut Vec<(usize, usize)>,
+    overflowed: bool,
+}
+
+unsafe extern "C" fn record_in_use(
+    start: *mut c_void,
+    end: *mut c_void,
+    used: usize,
+    arg: *mut c_void,
+) {
+    // SAFETY: arg is the InUse passed by inspect_in_use.
+    let seen = unsafe { &mut *arg.cast::<InUse<'_>>() };
+    if used == 0 {
+        return; // a free chunk
+    }
+    assert_eq!(
+        end as usize - start as usize,
+        used,
+        "inspect_all: an in-use range that is not its used bytes"
+    );
+    if seen.chunks.len() < seen.chunks.capacity() {
+        seen.chunks.push((start as usize, used));
+    } else {
+        seen.overflowed = true;
     }
 }
 

@@ -124,7 +124,7 @@ impl Run {
             "independent_calloc",
             "valloc",
             "track_large_chunks",
-            "mallinfo",
+            "statistics",
         ][op];
         // SAFETY: every pointer handed to the heap below is a live block of
         // that heap taken from the model, or fresh from the heap itself.
@@ -466,16 +466,17 @@ impl Run {
 
     unsafe fn check_stats(&self, h: usize) {
         let heap = self.heaps[h];
-        let live: usize = self
-            .live
+        let blocks: Vec<Block> = self.live.iter().filter(|b| b.heap == h).copied().collect();
+        let live: usize = blocks
             .iter()
-            .filter(|b| b.heap == h)
             // SAFETY: every block of the model is live.
             .map(|b| unsafe { dlmalloc_usable_size(b.ptr.cast()) })
             .sum();
-        // SAFETY: the heap is live.
+        // SAFETY: the heap and the blocks are live; only the global heap
+        // (h == 0) is shared with anyone else.
         unsafe {
             stats::assert_consistent(heap, live);
+            stats::assert_inspect_agrees(heap, &blocks, h != 0);
             if h != 0 {
                 stats::assert_private(heap, self.limit_settings[h]);
             }

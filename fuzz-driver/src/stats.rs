@@ -2,6 +2,7 @@
 //! against each other and against the blocks the model knows are live.
 
 use crate::heaps::Heap;
+use crate::model::Block;
 
 /// Checks the relations every mallinfo snapshot must satisfy, and that the
 /// `live_usable` bytes of the model's live blocks in this heap are counted
@@ -67,6 +68,47 @@ pub unsafe fn assert_private(heap: Heap, limit_set: usize) {
             heap.footprint_limit(),
             limit_set,
             "the footprint limit in force is not the one set"
+        );
+    }
+}
+
+/// Checks that `dlmalloc_inspect_all` reports every live block of `heap`
+/// in `blocks` as an in-use chunk starting at the block with its usable
+/// size; for a `private` heap (an mspace only this run uses) it must report
+/// nothing else.
+///
+/// # Safety
+///
+/// `heap` must be live and every block live in it.
+pub unsafe fn assert_inspect_agrees(heap: Heap, blocks: &[Block], private: bool) {
+    let mut in_use = Vec::with_capacity(4 * blocks.len() + 64);
+    // SAFETY: the heap is live (caller).
+    if !unsafe { heap.inspect_in_use(&mut in_use) } {
+        assert!(
+            !private,
+            "inspect_all: far more in-use chunks than live blocks"
+        );
+        return; // other users of the global heap: nothing exact to say
+    }
+    in_use.sort_unstable();
+    for b in blocks {
+        let start = b.ptr as usize;
+        // SAFETY: the block is live (caller).
+        let usable = unsafe { dlmalloc_sys::dlmalloc_usable_size(b.ptr.cast()) };
+        let found = in_use
+            .binary_search_by_key(&start, |&(s, _)| s)
+            .map(|i| in_use[i].1);
+        assert_eq!(
+            found,
+            Ok(usable),
+            "inspect_all: live block {start:#x} ({usable} usable bytes) not reported as such"
+        );
+    }
+    if private {
+        assert_eq!(
+            in_use.len(),
+            blocks.len(),
+            "inspect_all: in-use chunks that are no live block"
         );
     }
 }
