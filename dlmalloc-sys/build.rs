@@ -58,6 +58,17 @@ fn main() {
         // The bare-metal RISC-V gcc defaults do not match Rust's objects.
         build.flag("-mabi=lp64d").flag("-mcmodel=medany");
     }
+    // Under `-Zsanitizer=address` the core must be instrumented too, or ASan
+    // misses its reads and writes. `cc` does this itself only from 1.9 on
+    // (the `cc = "1.2"` requirement allows older ones); repeating the flag
+    // is harmless. GCC must not merge identical variables then: the Rust
+    // ASan runtime reports merged globals as ODR violations.
+    let sanitizers = env::var("CARGO_CFG_SANITIZE").unwrap_or_default();
+    if target_os == "linux" && sanitizers.split(',').any(|name| name == "address") {
+        build
+            .flag("-fsanitize=address")
+            .flag_if_supported("-fno-ipa-icf-variables");
+    }
     build.compile("dlmalloc");
 
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
