@@ -149,6 +149,12 @@ DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
             return;
         }
         size_t nsize = chunksize(next);
+        /* An overflow out of p lands in next's header: check that next
+         * looks like a real free chunk (a sane size, and a boundary tag
+         * that agrees) before following its links. */
+        if (DL_UNLIKELY(nsize < MIN_CHUNK_SIZE || nsize > m->footprint ||
+                        CHUNK_AT(next, nsize)->prev_foot != nsize || pinuse(CHUNK_AT(next, nsize))))
+            DL_CORRUPTION("free(): corrupted chunk (the next chunk's size or boundary tag is wrong: overflow?)");
         psize += nsize;
         dl_unlink_chunk(m, next, nsize);
         set_size_and_pinuse_of_free_chunk(p, psize);

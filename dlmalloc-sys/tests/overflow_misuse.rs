@@ -13,11 +13,7 @@
 //!
 //! The tests assert the exact abort message where the core detects the
 //! overflow, and "returns normally" for the documented undetected cases of
-//! the default build (the README's "Safety and hardening" table). Cases in
-//! which the default build crashes inside the core instead of aborting
-//! (ASCII text over the header of a neighbour that is then coalesced) are
-//! not run without `footers`: the crash is a fault on a wild address, not a
-//! behaviour to pin down; the README documents them.
+//! the default build (the README's "Safety and hardening" table).
 
 // Every unsafe block below is a call into the raw C API or a write past a
 // block's end, on purpose: that is the misuse under test, and it only ever
@@ -41,6 +37,9 @@ const NEXT_NOT_SEEING_IN_USE: &str =
 const NOT_IN_USE: &str = "free(): double free or invalid pointer (the chunk is not in use)";
 #[cfg(not(feature = "footers"))]
 const BAD_MAPPING_HEADER: &str = "corrupted large chunk: its mapping header does not match";
+#[cfg(not(feature = "footers"))]
+const BAD_NEXT_SIZE: &str =
+    "free(): corrupted chunk (the next chunk's size or boundary tag is wrong: overflow?)";
 #[cfg(feature = "footers")]
 const BAD_FOOTER: &str = "forged or corrupted chunk: its owner footer is not valid";
 
@@ -165,6 +164,15 @@ fn zeros_or_text_over_a_header_then_free_that_block_aborts() {
 #[test]
 fn zeros_over_a_free_neighbour_then_free_the_block_aborts() {
     expect_message("zeros_nextfree", NEXT_NOT_SEEING_IN_USE);
+}
+
+/// Text leaves the neighbour looking free, with an impossible size: the
+/// free of the block refuses to coalesce with it.
+#[cfg(not(feature = "footers"))]
+#[test]
+fn text_over_the_next_header_then_free_the_block_aborts() {
+    expect_message("text_block", BAD_NEXT_SIZE);
+    expect_message("text_nextfree", BAD_NEXT_SIZE);
 }
 
 /// All ones mark the neighbour in use, previous in use and directly
