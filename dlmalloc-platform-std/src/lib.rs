@@ -14,6 +14,8 @@ mod pages;
 
 pub use abort::custom_abort;
 pub use lock::{acquire_lock, final_lock, init_lock, release_lock};
+#[cfg(target_os = "linux")]
+pub use pages::custom_mremap;
 pub use pages::{
-    custom_mmap, custom_munmap, custom_page_size, map_count, mapped_bytes, unmap_count,
+    custom_mmap, custom_munmap, custom_page_size, map_count, mapped_bytes, remap_count, unmap_count,
 };

@@ -1,5 +1,6 @@
-//! System memory for the core: `custom_mmap`, `custom_munmap` and
-//! `custom_page_size`, plus counters of what is currently mapped through them.
+//! System memory for the core: `custom_mmap`, `custom_munmap`,
+//! `custom_page_size` and (on Linux) `custom_mremap`, plus counters of what
+//! is currently mapped through them.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -13,6 +14,8 @@ static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
 static MAP_COUNT: AtomicUsize = AtomicUsize::new(0);
 /// Successful [`custom_munmap`] calls.
 static UNMAP_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Successful `custom_mremap` calls (Linux only; stays 0 elsewhere).
+static REMAP_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 /// What [`custom_mmap`] returns on failure: `(void*)-1`, never null.
 fn mmap_failed() -> *mut c_void {
@@ -63,6 +66,12 @@ pub extern "C" fn custom_mmap(len: usize) -> *mut c_void {
     // 4096-byte pages. This call is a strong reference, so whenever
     // `custom_mmap` is linked, `custom_page_size` is linked too.
     let page = custom_page_size();
+    // The same holds for the optional `custom_mremap`: without this strong
+    // reference the core could silently lose it and copy every large
+    // block it grows. `black_box` keeps the reference from being optimised
+    // away; it costs nothing next to the system call below.
+    #[cfg(target_os = "linux")]
+    core::hint::black_box(custom_mremap as unsafe extern "C" fn(_, _, _, _) -> _);
     let Some(len) = round_to_pages(len, page) else {
         return mmap_failed();
     };
@@ -122,8 +131,71 @@ pub unsafe extern "C" fn custom_munmap(ptr: *mut c_void, len: usize) -> i32 {
     0
 }
 
+/// Resizes a mapping with `mremap(2)`: the optional hook through which the
+/// core grows a large block's own mapping without copying it.
+///
+/// `old_len` and `new_len` are rounded up to whole pages; either being 0
+/// fails. With `may_move` 0 the mapping only grows or shrinks where it is
+/// (the pages after it must be free); otherwise the kernel may move it,
+/// taking the pages with it instead of copying their contents. Returns the
+/// mapping's (possibly new) start, or `usize::MAX as *mut c_void`
+/// (`(void*)-1`) on failure, in which case the old mapping and the counters
+/// are unchanged. [`mapped_bytes`] follows the change in length;
+/// [`map_count`] does not move, [`remap_count`] counts the call.
+///
+/// # Safety
+///
+/// `old` must be the page-aligned start of a mapping of `old_len` bytes that
+/// came from [`custom_mmap`] or from this function; anything else is
+/// undefined behavior (the range may belong to the program). When the
+/// mapping moves, or shrinks, any later access to the old range (or the
+/// dropped tail) is undefined behavior.
+#[cfg(target_os = "linux")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn custom_mremap(
+    old: *mut c_void,
+    old_len: usize,
+    new_len: usize,
+    may_move: i32,
+) -> *mut c_void {
+    let page = custom_page_size();
+    let (Some(old_len), Some(new_len)) =
+        (round_to_pages(old_len, page), round_to_pages(new_len, page))
+    else {
+        return mmap_failed();
+    };
+    if old_len == 0 || new_len == 0 {
+        return mmap_failed();
+    }
+    let flags = if may_move != 0 {
+        libc::MREMAP_MAYMOVE
+    } else {
+        0
+    };
+    // SAFETY: the caller guarantees [old, old + old_len) is a whole mapping
+    // from these hooks that nothing else uses; mremap either resizes (and
+    // perhaps moves) it or fails leaving it as it was.
+    let mem = unsafe { libc::mremap(old, old_len, new_len, flags) };
+    if mem == libc::MAP_FAILED || mem.is_null() {
+        return mmap_failed();
+    }
+    debug_assert_eq!(
+        mem.addr() & (page - 1),
+        0,
+        "mremap returned an unaligned address"
+    );
+    if new_len >= old_len {
+        MAPPED_BYTES.fetch_add(new_len - old_len, Ordering::Relaxed);
+    } else {
+        MAPPED_BYTES.fetch_sub(old_len - new_len, Ordering::Relaxed);
+    }
+    REMAP_COUNT.fetch_add(1, Ordering::Relaxed);
+    mem
+}
+
 /// Bytes currently mapped through these hooks: everything [`custom_mmap`]
-/// handed out minus everything [`custom_munmap`] released.
+/// handed out, plus growth and minus shrinking by `custom_mremap`, minus
+/// everything [`custom_munmap`] released.
 ///
 /// For tests and diagnostics: for example, destroying a heap returns the
 /// count to its level before the heap was created, and trimming lowers it.
@@ -144,4 +216,11 @@ pub fn map_count() -> usize {
 /// Number of successful [`custom_munmap`] calls so far. See [`map_count`].
 pub fn unmap_count() -> usize {
     UNMAP_COUNT.load(Ordering::Relaxed)
+}
+
+/// Number of successful `custom_mremap` calls so far: how often the core
+/// resized a large block's mapping instead of mapping a new one and copying.
+/// Always 0 where the hook does not exist (it is Linux only).
+pub fn remap_count() -> usize {
+    REMAP_COUNT.load(Ordering::Relaxed)
 }

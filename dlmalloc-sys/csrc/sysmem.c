@@ -1,7 +1,8 @@
 /*
  * sysmem.c - memory from and back to the platform: segments (growing top,
  * merging adjacent mappings, adding new segments), direct mappings for large
- * chunks, trimming top and releasing wholly free segments.
+ * chunks (resized in place, or grown through the optional custom_mremap),
+ * trimming top and releasing wholly free segments.
  *
  * Invariants: top lies in the newest segment (m->seg) and ends exactly
  * TOP_FOOT_SIZE bytes before that segment's end; every older segment ends
@@ -17,15 +18,20 @@ DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more) {
     return fp > m->footprint && fp <= m->footprint_limit;
 }
 
+/* Counts `more` new bytes of system memory, now starting at base. */
+static void note_growth(dl_state *m, char *base, size_t more) {
+    m->footprint += more;
+    if (m->footprint > m->max_footprint) m->max_footprint = m->footprint;
+    if (m->least_addr == 0 || base < m->least_addr) m->least_addr = base;
+}
+
 static void *map_pages(dl_state *m, size_t size) {
     if (!dl_footprint_allows(m, size)) return 0;
     void *base = custom_mmap(size);
     if (base == DL_MMAP_FAILED || base == 0) return 0;
     if (DL_UNLIKELY(((size_t)base & (dl_mparams.page_size - 1)) != 0))
         DL_CORRUPTION("custom_mmap returned memory that is not page aligned");
-    m->footprint += size;
-    if (m->footprint > m->max_footprint) m->max_footprint = m->footprint;
-    if (m->least_addr == 0 || (char *)base < m->least_addr) m->least_addr = (char *)base;
+    note_growth(m, (char *)base, size);
     return base;
 }
 
@@ -180,13 +186,53 @@ DL_INTERNAL void dl_unmap_chunk(dl_state *m, dl_chunk *p) {
     if (!unmap_pages(m, map, size)) add_segment(m, (char *)map, size, 0);
 }
 
-/* Resizes a directly mapped chunk without moving it: a shrink gives whole
- * tail pages back (when the platform can unmap a tail); a grow is not
- * possible here. A request that now fits the heap better moves when it may. */
+/* Grows the mapping of chunk p to hold nb bytes through the optional
+ * custom_mremap hook: in place, or (can_move) wherever the platform puts it,
+ * without copying. The header moves with the mapping, so its own ring links
+ * stay right and only the neighbours' links to it change. Returns the chunk,
+ * or NULL with the old mapping untouched. */
+static dl_chunk *grow_mapping(dl_state *m, dl_chunk *p, size_t nb, int can_move) {
+    if (!DL_HAVE_MREMAP_HOOK()) return 0;
+    dl_mapping *map = mapping_of(p);
+    size_t offset = p->prev_foot;
+    size_t oldmapsize = map->size;
+    size_t newmapsize = dl_page_align(offset + nb + MMAP_TAIL);
+    if (DL_UNLIKELY(map->chunk != p || map->next->prev != map || map->prev->next != map))
+        DL_CORRUPTION("corrupted mapping header of a large chunk");
+    size_t more = newmapsize - oldmapsize;
+    if (!dl_footprint_allows(m, more)) return 0;
+    char *mm = (char *)custom_mremap(map, oldmapsize, newmapsize, can_move);
+    if (mm == DL_MMAP_FAILED || mm == 0) return 0;
+    if (DL_UNLIKELY(((size_t)mm & (dl_mparams.page_size - 1)) != 0))
+        DL_CORRUPTION("custom_mremap returned memory that is not page aligned");
+    if (DL_UNLIKELY(!can_move && mm != (char *)map))
+        DL_CORRUPTION("custom_mremap moved a mapping it was asked to grow in place");
+    map = (dl_mapping *)(void *)mm;
+    map->prev->next = map;
+    map->next->prev = map;
+    map->size = newmapsize;
+    m->mmapped_bytes += more;
+    note_growth(m, mm, more);
+    p = (dl_chunk *)(void *)(mm + offset);
+    map->chunk = p;
+    size_t psize = newmapsize - offset - MMAP_TAIL;
+    p->head = psize | MMAPPED_BIT | INUSE_BITS;
+    mark_owner(m, p, psize);
+    CHUNK_AT(p, psize)->head = FENCEPOST_HEAD;
+    DL_CHECK_INUSE(m, p);
+    return p;
+}
+
+/* Resizes a directly mapped chunk. A grow goes through custom_mremap when
+ * the platform has it (moving only if can_move); a shrink gives whole tail
+ * pages back in place (when the platform can unmap a tail). A request that
+ * now fits the heap better moves when it may. Returns the chunk, which has
+ * moved only if can_move, or NULL: the caller then allocates and copies
+ * (realloc) or fails (realloc_in_place). */
 DL_INTERNAL dl_chunk *dl_mmap_resize(dl_state *m, dl_chunk *p, size_t nb, int can_move) {
     size_t oldsize = chunksize(p);
-    if (nb > oldsize) return 0;
     if (can_move && nb < dl_mparams.mmap_threshold) return 0;
+    if (nb > oldsize) return grow_mapping(m, p, nb, can_move);
     dl_mapping *map = mapping_of(p);
     size_t offset = p->prev_foot;
     size_t kept = dl_page_align(offset + nb + MMAP_TAIL);
