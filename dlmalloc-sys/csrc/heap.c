@@ -202,12 +202,12 @@ DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
 }
 
 DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p) {
-    DL_CHECK_INUSE(m, p);
     size_t psize = chunksize(p);
     if (is_mmapped(p)) {
-        dl_unmap_chunk(m, p);
+        dl_unmap_chunk(m, p); /* checks the mapping header first */
         return;
     }
+    DL_CHECK_INUSE(m, p);
     dl_dispose_chunk(m, p, psize);
     if (m->topsize > m->trim_check)
         dl_sys_trim(m, 0);
@@ -223,9 +223,10 @@ DL_INTERNAL size_t dl_usable_size(const void *mem) {
 
 /* ======================= resizing ======================= */
 
-/* Resizes in-use chunk p to nb bytes without moving it; returns p, or NULL
- * when the neighbours leave no room. can_move lets a large chunk say it
- * would rather move. */
+/* Resizes in-use chunk p to nb bytes; returns p, or NULL when the
+ * neighbours leave no room. With can_move, a directly mapped chunk may come
+ * back at a new place (moved by the optional custom_mremap hook), or NULL
+ * when it would rather be moved by a copy. */
 DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int can_move) {
     size_t oldsize = chunksize(p);
     if (is_mmapped(p)) return dl_mmap_resize(m, p, nb, can_move);

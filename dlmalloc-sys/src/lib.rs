@@ -61,17 +61,20 @@
 //! - `memcpy` and `memset` come from the C library or from Rust's
 //!   compiler-builtins; nothing to do on most targets.
 //!
-//! One optional hook is looked up weakly on ELF and Mach-O targets (never on
-//! Windows or UEFI); a platform that does not define it links and runs
+//! Two optional hooks are looked up weakly on ELF and Mach-O targets (never
+//! on Windows or UEFI); a platform that does not define them links and runs
 //! unchanged:
 //!
 //! ```text
 //! extern "C" fn custom_page_size() -> usize   // the system page size, a power of two
+//! extern "C" fn custom_mremap(old: *mut c_void, old_len: usize, new_len: usize, may_move: i32)
+//!     -> *mut c_void                          // grow a mapping (Linux: mremap); (void*)-1 = cannot
 //! ```
 //!
-//! Without it the core assumes 4096-byte pages. It is called once, by the
-//! first call into the allocator (from any thread, before any lock exists),
-//! and its value is kept; a value that is not a power of two ends in
+//! Without `custom_mremap` a directly mapped block grows by a copy into a
+//! new mapping. Without `custom_page_size` the core assumes 4096-byte pages;
+//! when defined, it is called once, by the first call into the allocator
+//! (from any thread, before any lock exists), and its value is kept; a value that is not a power of two ends in
 //! `custom_abort`, and the granularity is raised to it if smaller. A weak
 //! reference does not pull an object file out of a static library, so a
 //! platform should make `custom_mmap` call `custom_page_size` (then both are
