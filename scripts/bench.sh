@@ -32,7 +32,8 @@ cargo build --release --manifest-path "$bench/Cargo.toml" \
 built=$(date +%s)
 echo "bench: built in $((built - start)) s"
 
-raw="$bench/target/raw"
+# Quick runs keep their raw rows apart, so they never replace a full run's.
+raw="$bench/target/raw${quick:+-quick}"
 mkdir -p "$raw" "$out"
 rm -f "$raw"/*.csv
 "$CARGO_TARGET_DIR/release/bench-runner" run "${quick[@]}" --out "$raw/main.csv"

@@ -386,6 +386,21 @@ fn markdown(r: &Results, scale: Scale) -> String {
     writeln!(o, "- Machine: {}", machine()).unwrap();
     writeln!(o, "- Date: {} (UTC)", today()).unwrap();
     writeln!(o, "- Compiler: {}", command_line("rustc", &["--version"])).unwrap();
+    writeln!(
+        o,
+        "- Source: commit {} of this repository",
+        command_line(
+            "git",
+            &[
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "describe",
+                "--always",
+                "--dirty"
+            ]
+        )
+    )
+    .unwrap();
     writeln!(o, "- Peers: {}", peer_versions()).unwrap();
     writeln!(
         o,
