@@ -152,7 +152,7 @@ DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more);
 
 DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes);
 DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p);
-DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize);
+DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize);
 DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int can_move);
 DL_INTERNAL void *dl_heap_memalign(dl_state *m, size_t alignment, size_t bytes);
 DL_INTERNAL void **dl_heap_ialloc(dl_state *m, size_t n, const size_t *sizes, size_t elem_size,

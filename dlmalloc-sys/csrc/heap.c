@@ -112,8 +112,9 @@ DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
 /* ======================= free ======================= */
 
 /* Frees chunk p of psize bytes whose header may be stale: coalesces with
- * free neighbours, folds into dv or top, or bins the result. */
-DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
+ * free neighbours, folds into dv or top, or bins the result. Returns the
+ * free chunk p ended up in, or NULL when it joined top. */
+DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
     dl_chunk *next = CHUNK_AT(p, psize);
     if (!pinuse(p)) {
         size_t prevsize = p->prev_foot;
@@ -128,7 +129,7 @@ DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
         } else if ((next->head & INUSE_BITS) == INUSE_BITS) {
             m->dvsize = psize;
             set_free_with_pinuse(p, psize, next);
-            return;
+            return p;
         }
     }
     if (!cinuse(next)) {
@@ -140,13 +141,13 @@ DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
                 m->dv = 0;
                 m->dvsize = 0;
             }
-            return;
+            return 0;
         }
         if (next == m->dv) {
             size_t dsize = m->dvsize += psize;
             m->dv = p;
             set_size_and_pinuse_of_free_chunk(p, dsize);
-            return;
+            return p;
         }
         size_t nsize = chunksize(next);
         /* An overflow out of p lands in next's header: check that next
@@ -160,12 +161,13 @@ DL_INTERNAL void dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
         set_size_and_pinuse_of_free_chunk(p, psize);
         if (p == m->dv) {
             m->dvsize = psize;
-            return;
+            return p;
         }
     } else {
         set_free_with_pinuse(p, psize, next);
     }
     dl_insert_chunk(m, p, psize);
+    return p;
 }
 
 /* The always-on checks on a pointer handed to free or realloc. */
@@ -201,6 +203,16 @@ DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
     return p;
 }
 
+/* Whether free chunk p reaches up to its segment's record: then the
+ * segment may have just become wholly free, and is worth giving back now
+ * rather than at the next trim (small frees alone never reach the periodic
+ * release check). The record is the one in-use chunk followed by a
+ * fencepost, a header no real chunk has. Cheap: two header reads. */
+static int ends_a_segment(const dl_chunk *p) {
+    const dl_chunk *next = next_chunk(p);
+    return cinuse(next) && next_chunk(next)->head == FENCEPOST_HEAD;
+}
+
 DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p) {
     size_t psize = chunksize(p);
     if (is_mmapped(p)) {
@@ -208,10 +220,11 @@ DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p) {
         return;
     }
     DL_CHECK_INUSE(m, p);
-    dl_dispose_chunk(m, p, psize);
+    dl_chunk *freed = dl_dispose_chunk(m, p, psize);
     if (m->topsize > m->trim_check)
         dl_sys_trim(m, 0);
-    else if (!is_small(psize) && --m->release_checks == 0)
+    else if ((freed != 0 && ends_a_segment(freed)) ||
+             (!is_small(psize) && --m->release_checks == 0))
         dl_release_free_segments(m);
 }
 

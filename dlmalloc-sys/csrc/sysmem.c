@@ -261,6 +261,15 @@ static size_t growth_size(const dl_state *m, size_t need) {
     return dl_page_align(step > need ? step : need);
 }
 
+/* Whether segment sp starts with the heap's own state (an mspace's first
+ * segment). Memory prepended to it would lie below a chunk that is never
+ * freed, so it could never be given back; it becomes a segment of its own
+ * instead. */
+static int holds_state(const dl_state *m, const dl_segment *sp) {
+    const char *state = (const char *)m;
+    return state >= sp->base && state < sp->base + sp->size;
+}
+
 /* Gets system memory for a request of nb bytes (chunk size) that no bin,
  * dv or top could serve. Returns the user pointer or NULL. */
 DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb) {
@@ -280,7 +289,7 @@ DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb) {
         dl_init_top(m, m->top, m->topsize + asize);
     } else {
         dl_segment *below = segment_starting_at(m, base + asize);
-        if (m->top != 0 && below != 0 && !(below->flags & SEG_EXTERN))
+        if (m->top != 0 && below != 0 && !(below->flags & SEG_EXTERN) && !holds_state(m, below))
             return prepend_alloc(m, base, asize, below, nb);
         add_segment(m, base, asize, 0);
     }

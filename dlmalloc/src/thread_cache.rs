@@ -189,18 +189,40 @@ pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
             give_back_list(evicted);
             true
         }
+        Some(Ok(Pushed::RefusedDrainAll)) => {
+            give_back_own_cache();
+            false
+        }
         Some(Ok(Pushed::Refused)) | None => false,
         Some(Err(corruption)) => report(corruption),
     }
 }
 
-/// Frees the blocks a full class evicted, in one locked bulk free.
+/// Gives this thread's whole cache back to the heap (it is freeing much
+/// more than it allocates). The lists are detached under the owner's
+/// protocol (a flusher may be emptying the same bins), then freed outside
+/// it, since freeing takes the heap's lock.
+#[cold]
+fn give_back_own_cache() {
+    let lists = CACHE
+        .try_with(|cache| cache.with_bins(Bins::take_all))
+        .ok()
+        .flatten();
+    for first in lists.into_iter().flatten() {
+        if !first.is_null() {
+            give_back_list(first);
+        }
+    }
+}
+
+/// Frees the blocks of a list that left the cache (the evicted half of a
+/// full class, or a whole class), in one locked bulk free.
 #[cold]
 fn give_back_list(first: *mut u8) {
     let mut batch = [core::ptr::null_mut::<u8>(); bins::MAX_PER_CLASS];
     let mut filled = 0;
-    // SAFETY: `first` starts the list `push` just evicted, which no one
-    // else can reach; it has at most MAX_PER_CLASS / 2 blocks.
+    // SAFETY: `first` starts a list detached from the bins, which no one
+    // else can reach; it has at most MAX_PER_CLASS blocks, the batch's size.
     let drained = unsafe {
         Bins::drain_list(first, secret(), |block| {
             batch[filled] = block;

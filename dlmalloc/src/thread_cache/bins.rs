@@ -27,6 +27,12 @@ pub(crate) const MAX_PER_CLASS: usize = 32;
 /// Most bytes (chunk sizes) one thread keeps cached; past it, frees go
 /// straight to the heap.
 const MAX_CACHED_BYTES: usize = 256 << 10;
+/// After this many frees in a row with no allocation, the thread is
+/// releasing memory, not recycling it: its cache is given back and its
+/// frees go straight to the heap until it allocates again. Otherwise the
+/// last cached blocks, scattered over the heap, would keep whole segments
+/// from being returned to the system after a program frees everything.
+const FREES_BEFORE_DRAINING: usize = 4096;
 
 /// The class of a block allocated (or freed) with a request of `size`
 /// bytes (`1..=MAX_CACHED_REQUEST`): its chunk size in alignment units.
@@ -59,6 +65,8 @@ struct Class {
 pub(crate) struct Bins {
     classes: [Class; CLASSES],
     cached_bytes: usize,
+    /// Frees since this thread last allocated through the cache.
+    frees_in_a_row: usize,
 }
 
 /// What [`Bins::push`] did with a block.
@@ -72,6 +80,9 @@ pub(crate) enum Pushed {
     /// like the cache's own, starting at this block) for the caller to give
     /// back with [`Bins::drain_list`].
     CachedEvicting(*mut u8),
+    /// Not cached, and the thread has freed so much in a row that the
+    /// caller should give the whole cache back ([`Bins::drain`]) too.
+    RefusedDrainAll,
 }
 
 impl Bins {
@@ -83,6 +94,7 @@ impl Bins {
                 count: 0,
             }; CLASSES],
             cached_bytes: 0,
+            frees_in_a_row: 0,
         }
     }
 
@@ -99,6 +111,7 @@ impl Bins {
         class: usize,
         secret: usize,
     ) -> Result<*mut u8, Corruption> {
+        self.frees_in_a_row = 0;
         let entry = &mut self.classes[class];
         let block = entry.head;
         if block.is_null() {
@@ -135,6 +148,14 @@ impl Bins {
         class: usize,
         secret: usize,
     ) -> Result<Pushed, Corruption> {
+        self.frees_in_a_row += 1;
+        if self.frees_in_a_row >= FREES_BEFORE_DRAINING {
+            return Ok(if self.frees_in_a_row == FREES_BEFORE_DRAINING {
+                Pushed::RefusedDrainAll
+            } else {
+                Pushed::Refused
+            });
+        }
         let bytes = class * MALLOC_ALIGNMENT;
         if self.cached_bytes + bytes > MAX_CACHED_BYTES {
             return Ok(Pushed::Refused);
@@ -245,6 +266,21 @@ impl Bins {
         } else {
             Err(Corruption::BrokenLink)
         }
+    }
+
+    /// Detaches every class's list (each for [`Bins::drain_list`]) and
+    /// leaves the bins empty.
+    pub(crate) fn take_all(&mut self) -> [*mut u8; CLASSES] {
+        let mut lists = [ptr::null_mut(); CLASSES];
+        for (list, entry) in lists.iter_mut().zip(self.classes.iter_mut()) {
+            *list = entry.head;
+            *entry = Class {
+                head: ptr::null_mut(),
+                count: 0,
+            };
+        }
+        self.cached_bytes = 0;
+        lists
     }
 
     /// Empties every class, calling `give_back` with each block (its tag
