@@ -5,6 +5,9 @@
 //! tracking, statistics) on the global heap and three mspaces (locked,
 //! unlocked, and one inside a caller buffer that may not grow), checks every
 //! result against a model, and runs the heap check after each operation.
+//! Half of the global heap's mallocs and frees go through `DLMalloc`, so its
+//! thread cache (on with the hosted platform's default features) is fuzzed
+//! together with the C API on the same blocks.
 //!
 //! cargo-fuzz calls it from `fuzz/fuzz_targets/heap_ops.rs`; the ordinary
 //! test suite calls it on seeded inputs and on every saved crash input, so
@@ -17,7 +20,10 @@ mod input;
 mod model;
 mod stats;
 
+use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
+
+use dlmalloc::DLMalloc;
 
 use dlmalloc_sys::*;
 use heaps::{Heap, NULL};
@@ -102,6 +108,17 @@ pub fn run(data: &[u8]) -> Outcome {
     run.outcome
 }
 
+/// For an operation on the global heap (heap 0), decides from the input
+/// whether it goes through `DLMalloc` (and so through the hosted platform's
+/// thread cache, when the run links it) instead of the raw C API; returns
+/// the layout to use. Sizes a `Layout` cannot describe stay on the C API.
+fn thread_cached(heap: usize, size: usize, input: &mut Input<'_>) -> Option<Layout> {
+    if heap != 0 || size == 0 || input.below(2) == 0 {
+        return None;
+    }
+    Layout::from_size_align(size, 1 + input.below(2) * 15).ok()
+}
+
 impl Run {
     fn step(&mut self, input: &mut Input<'_>) {
         let h = input.below(4);
@@ -132,7 +149,10 @@ impl Run {
             match op {
                 0 => {
                     let size = input.size();
-                    let p = heap.malloc(size);
+                    let p = match thread_cached(h, size, input) {
+                        Some(layout) => DLMalloc.alloc(layout),
+                        None => heap.malloc(size),
+                    };
                     self.adopt(h, p, size, 1, false, name);
                 }
                 1 if input.below(16) == 0 => {
@@ -228,10 +248,15 @@ impl Run {
             return;
         }
         let b = self.live.swap_remove(input.below(self.live.len()));
-        // SAFETY: b is live in its heap.
+        // SAFETY: b is live in its heap; a block of the global heap may go
+        // through DLMalloc with any layout of its requested size (the cache
+        // sorts it by that size, and its chunk is at least that large).
         unsafe {
             verify(b.ptr, b.size, b.size, b.seed, "block before free");
-            self.heaps[b.heap].free(b.ptr);
+            match thread_cached(b.heap, b.size, input) {
+                Some(layout) => DLMalloc.dealloc(b.ptr, layout),
+                None => self.heaps[b.heap].free(b.ptr),
+            }
         }
     }
 
@@ -465,6 +490,11 @@ impl Run {
     }
 
     unsafe fn check_stats(&self, h: usize) {
+        if h == 0 {
+            // Cached blocks count as in use until the caches are emptied;
+            // emptying them here exercises the flush.
+            DLMalloc.flush_thread_caches();
+        }
         let heap = self.heaps[h];
         let blocks: Vec<Block> = self.live.iter().filter(|b| b.heap == h).copied().collect();
         let live: usize = blocks
