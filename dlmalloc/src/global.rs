@@ -67,6 +67,10 @@ unsafe impl GlobalAlloc for DLMalloc {
             if !cached.is_null() {
                 return cached;
             }
+            let fresh = GlobalHeap.alloc(layout);
+            // SAFETY: a fresh block of a size the cache serves.
+            unsafe { thread_cache::prepare(fresh) };
+            return fresh;
         }
         GlobalHeap.alloc(layout)
     }
@@ -107,7 +111,14 @@ unsafe impl GlobalAlloc for DLMalloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: GlobalAlloc::realloc's contract, which the caller upholds,
         // is realloc_layout's; `ptr` is a block of the global heap.
-        unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) }
+        let resized = unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) };
+        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+        if new_size <= size_of::<usize>() && thread_cache::serves(new_size, layout.align()) {
+            // SAFETY: a live block of a size the cache serves; its second word
+            // lies past the `new_size` bytes the caller may use.
+            unsafe { thread_cache::prepare(resized) };
+        }
+        resized
     }
 }
 

@@ -235,6 +235,26 @@ fn give_back_list(first: *mut u8) {
     }
 }
 
+/// Readies a block that the heap (not the cache) just handed out for a
+/// size the cache serves: its second word, which a later free into the
+/// cache reads to recognise a double free, is given a defined value that
+/// is not the cached tag. A program need not write every byte it
+/// allocates, and reading memory nobody wrote is undefined behaviour (and a
+/// Valgrind error). Null is ignored.
+///
+/// # Safety
+///
+/// `block` is null or a live block of at least two words that the caller
+/// has not yet handed out, or whose second word the caller does not use.
+#[inline]
+pub(crate) unsafe fn prepare(block: *mut u8) {
+    if !block.is_null() {
+        // SAFETY: the block has at least two words (every chunk does) and
+        // nobody reads its second word before this write (contract).
+        unsafe { block.cast::<usize>().add(1).write(0) };
+    }
+}
+
 /// Whether requests of `size` bytes and `align` alignment go through the
 /// cache.
 #[inline]

@@ -40,10 +40,12 @@ fn misuse(case: &str) {
                 let other = DLMalloc.alloc(layout);
                 DLMalloc.dealloc(other, layout);
                 DLMalloc.dealloc(block, layout);
-                // Overwrite the cached block's link, then take blocks out.
-                block
-                    .cast::<usize>()
-                    .write(0x4141_4141_4141_4141u64 as usize);
+                // Change the cached block's link, then take blocks out. The
+                // link is masked with a random secret, so a random overwrite
+                // decodes to a misaligned address 15 times in 16; flipping
+                // its lowest bit does so every time.
+                let link = block.cast::<usize>();
+                link.write(link.read() ^ 1);
                 let first = DLMalloc.alloc(layout);
                 let second = DLMalloc.alloc(layout);
                 std::hint::black_box((first, second));
