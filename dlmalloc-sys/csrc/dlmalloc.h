@@ -87,6 +87,12 @@ void **dlindependent_comalloc(size_t n, const size_t *sizes, void **chunks);
 /* Frees the n pointers of array (NULL entries are skipped) and sets each
  * entry to NULL. Returns the number it could not free (0 here). */
 size_t dlbulk_free(void **array, size_t n);
+/* Allocates up to n separate blocks of bytes bytes each (as n dlmalloc
+ * calls would) under one lock acquisition, storing them in array[0..k).
+ * Returns k: fewer than n when memory runs out (0 for n == 0 or a size no
+ * block can have). An extension of this project: a thread cache refills a
+ * size class with it. */
+size_t dlbulk_malloc(size_t bytes, void **array, size_t n);
 
 /* ---- checking ----------------------------------------------------------- */
 
@@ -133,6 +139,7 @@ void *mspace_memalign(mspace msp, size_t alignment, size_t bytes);
 void **mspace_independent_calloc(mspace msp, size_t n, size_t elem_size, void **chunks);
 void **mspace_independent_comalloc(mspace msp, size_t n, const size_t *sizes, void **chunks);
 size_t mspace_bulk_free(mspace msp, void **array, size_t n);
+size_t mspace_bulk_malloc(mspace msp, size_t bytes, void **array, size_t n);
 int mspace_trim(mspace msp, size_t pad);
 size_t mspace_usable_size(const void *mem);
 size_t mspace_footprint(mspace msp);

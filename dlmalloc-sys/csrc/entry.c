@@ -45,8 +45,6 @@ static void *op_calloc(dl_state *m, size_t count, size_t elem_size) {
     return mem;
 }
 
-static void *op_realloc_in_place(dl_state *m, void *mem, size_t bytes);
-
 static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
     if (mem == 0) return op_malloc(m, bytes);
     if (bytes == 0) {
@@ -59,20 +57,24 @@ static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
     dl_chunk *p = dl_checked_chunk(m, mem, DL_OP_REALLOC);
     size_t old_usable = dl_usable_size(mem); /* before a resize that may move p */
     dl_chunk *resized = dl_resize_chunk(m, p, nb, 1);
-    leave(m);
-    if (resized != 0) return CHUNK2MEM(resized);
-    /* Move: the old block stays intact if the new one cannot be had. */
-    void *moved = op_malloc(m, bytes);
-    if (moved != 0) {
-        memcpy(moved, mem, old_usable < bytes ? old_usable : bytes);
-        op_free(m, mem);
-        return moved;
+    void *result = resized != 0 ? CHUNK2MEM(resized) : 0;
+    if (result == 0) {
+        /* Move, under the same lock hold (one acquisition, not three). The
+         * old block stays intact if the new one cannot be had. */
+        result = dl_heap_malloc(m, bytes);
+        if (result != 0) {
+            memcpy(result, mem, old_usable < bytes ? old_usable : bytes);
+            dl_heap_free(m, p);
+        } else if (bytes <= old_usable && dl_resize_chunk(m, p, nb, 0) != 0) {
+            /* A mapped chunk shrinking below the mmap threshold prefers a
+             * move (so a small block does not keep a mapping), but when
+             * memory is too short for that, shrinking in place must still
+             * succeed. */
+            result = mem;
+        }
     }
-    /* A mapped chunk shrinking below the mmap threshold prefers a move (so
-     * a small block does not keep a mapping), but when memory is too short
-     * for that, shrinking in place must still succeed. */
-    if (bytes <= old_usable) return op_realloc_in_place(m, mem, bytes);
-    return 0;
+    leave(m);
+    return result;
 }
 
 static void *op_realloc_in_place(dl_state *m, void *mem, size_t bytes) {
@@ -97,6 +99,18 @@ static void **op_ialloc(dl_state *m, size_t n, const size_t *sizes, size_t elem_
     void **array = dl_heap_ialloc(m, n, sizes, elem_size, zero, chunks);
     leave(m);
     return array;
+}
+
+static size_t op_bulk_malloc(dl_state *m, size_t bytes, void **array, size_t n) {
+    size_t taken = 0;
+    enter(m);
+    while (taken < n) {
+        void *mem = dl_heap_malloc(m, bytes);
+        if (mem == 0) break;
+        array[taken++] = mem;
+    }
+    leave(m);
+    return taken;
 }
 
 static size_t op_bulk_free(dl_state *m, void **array, size_t n) {

@@ -49,6 +49,9 @@ DL_API void **dlindependent_comalloc(size_t n, const size_t *sizes, void **chunk
     return op_ialloc(gm(), n, sizes, 0, 0, chunks);
 }
 DL_API size_t dlbulk_free(void **array, size_t n) { return op_bulk_free(gm(), array, n); }
+DL_API size_t dlbulk_malloc(size_t bytes, void **array, size_t n) {
+    return op_bulk_malloc(gm(), bytes, array, n);
+}
 
 DL_API int dlmallopt(int param, int value) { return op_mallopt(param, value); }
 DL_API int dlmalloc_trim(size_t pad) { return op_trim(gm(), pad); }

@@ -126,6 +126,9 @@ DL_API void **mspace_independent_comalloc(void *msp, size_t n, const size_t *siz
 DL_API size_t mspace_bulk_free(void *msp, void **array, size_t n) {
     return op_bulk_free(ms(msp), array, n);
 }
+DL_API size_t mspace_bulk_malloc(void *msp, size_t bytes, void **array, size_t n) {
+    return op_bulk_malloc(ms(msp), bytes, array, n);
+}
 DL_API int mspace_trim(void *msp, size_t pad) { return op_trim(ms(msp), pad); }
 DL_API size_t mspace_usable_size(const void *mem) { return mem == 0 ? 0 : dl_usable_size(mem); }
 DL_API size_t mspace_footprint(void *msp) { return read_word(&ms(msp)->footprint); }

@@ -241,6 +241,11 @@ unsafe extern "C" {
     /// Frees the `n` pointers of `array` (null entries skipped), sets each
     /// entry to null, and returns how many could not be freed.
     pub fn dlbulk_free(array: *mut *mut c_void, n: usize) -> usize;
+    /// Allocates up to `n` separate blocks of `bytes` bytes each (as `n`
+    /// [`dlmalloc`] calls would) under one lock acquisition, into
+    /// `array[0..k]`; returns `k`, fewer than `n` when memory runs out. An
+    /// extension of this project (the thread cache refills with it).
+    pub fn dlbulk_malloc(bytes: usize, array: *mut *mut c_void, n: usize) -> usize;
     /// Verifies every invariant of the global heap; returns the number of
     /// violations and calls `report` for each (with the heap lock held).
     pub fn dlmalloc_check(report: Option<CheckReport>, arg: *mut c_void) -> usize;
@@ -288,6 +293,13 @@ unsafe extern "C" {
     ) -> *mut *mut c_void;
     /// [`dlbulk_free`] on `msp`.
     pub fn mspace_bulk_free(msp: Mspace, array: *mut *mut c_void, n: usize) -> usize;
+    /// [`dlbulk_malloc`] on `msp`.
+    pub fn mspace_bulk_malloc(
+        msp: Mspace,
+        bytes: usize,
+        array: *mut *mut c_void,
+        n: usize,
+    ) -> usize;
     /// [`dlmalloc_trim`] on `msp`.
     pub fn mspace_trim(msp: Mspace, pad: usize) -> c_int;
     /// [`dlmalloc_usable_size`] (the heap is not needed).

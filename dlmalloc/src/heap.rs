@@ -137,6 +137,14 @@ pub(crate) unsafe trait RawHeap: Copy {
     /// undefined. After a non-null return only the returned pointer may be
     /// used.
     unsafe fn resize(self, ptr: *mut u8, old_size: usize, new: Layout) -> *mut u8 {
+        if malloc_aligns(new.align())
+            && raw::chunk_size_for(old_size) == raw::chunk_size_for(new.size())
+        {
+            // The same chunk size: the core would change nothing (a string
+            // grown by one byte, 15 times in 16). The chunk holds at least
+            // chunk_size_for(old_size) - CHUNK_OVERHEAD >= new.size() bytes.
+            return ptr;
+        }
         if malloc_aligns(new.align()) {
             // SAFETY: `ptr` is live and `new.size()` non-zero (caller's
             // contract); every block realloc returns is aligned to

@@ -27,7 +27,7 @@ use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 
-use bins::{Bins, Corruption, MAX_CACHED_REQUEST, Pushed, class_of};
+use bins::{Bins, Corruption, MAX_CACHED_REQUEST, Pushed, class_of, class_request};
 pub(crate) use registry::flush_all;
 
 /// One thread's cache and its registration.
@@ -142,7 +142,9 @@ fn current_cache() -> *const ThreadCache {
 }
 
 /// A block of `size` bytes (`1..=MAX_CACHED_REQUEST`) from this thread's
-/// cache, or null when the cache has none (the caller goes to the heap).
+/// cache, which refills an empty class from the heap in one locked call.
+/// Null when the cache cannot be used now or memory is exhausted (the
+/// caller then goes to the heap itself).
 #[inline]
 pub(crate) fn alloc(size: usize) -> *mut u8 {
     let class = class_of(size);
@@ -156,12 +158,50 @@ pub(crate) fn alloc(size: usize) -> *mut u8 {
         .ok()
         .flatten();
     match taken {
+        Some(Ok(block)) if block.is_null() => refill(class),
         Some(Ok(block)) => block,
         Some(Err(corruption)) => report(corruption),
         None => core::ptr::null_mut(),
     }
 }
 
+/// Blocks a refill takes from the heap at once: one is returned, the rest
+/// are cached. Misses then cost one lock acquisition per `REFILL` blocks.
+const REFILL: usize = 8;
+
+/// Serves a miss in `class`: takes `REFILL` blocks of the class from the
+/// heap under one lock acquisition, returns one and caches the others
+/// (those the thread's byte bound does not admit go back).
+#[cold]
+fn refill(class: usize) -> *mut u8 {
+    let mut fresh = [core::ptr::null_mut::<u8>(); REFILL];
+    // SAFETY: the array has room for REFILL pointers; the request is the
+    // largest of the class, so every block's chunk is of the class's size.
+    let taken = unsafe {
+        dlmalloc_sys::dlbulk_malloc(
+            class_request(class),
+            fresh.as_mut_ptr().cast::<*mut c_void>(),
+            REFILL,
+        )
+    };
+    if taken == 0 {
+        return core::ptr::null_mut();
+    }
+    let admitted = CACHE
+        .try_with(|cache| {
+            cache.with_bins(|bins| {
+                // SAFETY: fresh blocks of the class, handed to no one else.
+                unsafe { bins.adopt_fresh(&fresh[1..taken], class, secret()) }
+            })
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    bulk_free(&mut fresh[1 + admitted..taken]);
+    // SAFETY: a fresh block of a size the cache serves.
+    unsafe { prepare(fresh[0]) };
+    fresh[0]
+}
 /// Keeps `block` (allocated with a request of `size` bytes,
 /// `1..=MAX_CACHED_REQUEST`) in this thread's cache. Returns `false` if the
 /// cache cannot take it; the caller then frees it to the heap.

@@ -43,6 +43,13 @@ pub(crate) fn class_of(size: usize) -> usize {
     chunk_size_for(size) / MALLOC_ALIGNMENT
 }
 
+/// The largest request of `class`: a block for it has exactly the class's
+/// chunk size when carved from free memory.
+#[inline]
+pub(crate) fn class_request(class: usize) -> usize {
+    class * MALLOC_ALIGNMENT - CHUNK_OVERHEAD
+}
+
 /// Why a cached block cannot be trusted; the caller aborts with it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Corruption {
@@ -183,6 +190,42 @@ impl Bins {
         entry.count += 1;
         self.cached_bytes += bytes;
         Ok(pushed)
+    }
+
+    /// Caches fresh blocks of `class` taken from the heap by a refill, as
+    /// far as the class's and the thread's bounds admit; returns how many of
+    /// `blocks` (a prefix) it took. Unlike [`push`](Bins::push) it reads
+    /// nothing from the blocks (they hold no tag yet, and no data).
+    ///
+    /// # Safety
+    ///
+    /// `blocks` are live blocks of the class, fresh from the heap and
+    /// handed to no one else.
+    pub(crate) unsafe fn adopt_fresh(
+        &mut self,
+        blocks: &[*mut u8],
+        class: usize,
+        secret: usize,
+    ) -> usize {
+        let bytes = class * MALLOC_ALIGNMENT;
+        let tag_value = tag(secret);
+        let mut taken = 0;
+        for &block in blocks {
+            let entry = &mut self.classes[class];
+            if entry.count == MAX_PER_CLASS || self.cached_bytes + bytes > MAX_CACHED_BYTES {
+                break;
+            }
+            // SAFETY: a fresh block of at least two words (contract).
+            unsafe {
+                block.cast::<usize>().write(mask(entry.head, block, secret));
+                block.cast::<usize>().add(1).write(tag_value);
+            }
+            entry.head = block;
+            entry.count += 1;
+            self.cached_bytes += bytes;
+            taken += 1;
+        }
+        taken
     }
 
     /// Whether `block` is in `class`'s list (walks at most
