@@ -13,8 +13,10 @@
 //! an in-use chunk, so blocks may be freed through either path.
 //!
 //! Bounds: at most [`MAX_PER_CLASS`](bins::MAX_PER_CLASS) blocks per size
-//! class and 256 KiB per thread; a full class gives its older half back in
-//! one locked bulk free. A thread's cache goes back to the heap when the
+//! class and 512 KiB per thread; a miss refills its class with 8 blocks in
+//! one locked call, a full class gives its older half back in one locked
+//! bulk free, and a thread that only frees (4096 in a row) gives its cache
+//! back and bypasses it until it allocates again. A thread's cache goes back to the heap when the
 //! thread exits, and every cache does before [`DLMalloc`](crate::DLMalloc)
 //! computes statistics, trims or checks the heap (see [`registry`]).
 //! Frees from another thread than the allocating one are fine: the block

@@ -26,7 +26,7 @@ const CLASSES: usize = MAX_CACHED_CHUNK / MALLOC_ALIGNMENT + 1;
 pub(crate) const MAX_PER_CLASS: usize = 32;
 /// Most bytes (chunk sizes) one thread keeps cached; past it, frees go
 /// straight to the heap.
-const MAX_CACHED_BYTES: usize = 256 << 10;
+const MAX_CACHED_BYTES: usize = 512 << 10;
 /// After this many frees in a row with no allocation, the thread is
 /// releasing memory, not recycling it: its cache is given back and its
 /// frees go straight to the heap until it allocates again. Otherwise the
