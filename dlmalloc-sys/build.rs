@@ -53,6 +53,12 @@ fn main() {
     // Weak references to optional hooks need ELF or Mach-O; COFF has none.
     if target_os != "windows" && target_os != "uefi" && target_env != "msvc" {
         build.define("DL_WEAK_HOOKS", "1");
+        // Bare metal has no mremap, and there an undefined weak symbol can
+        // be out of reach of PC-relative code (RISC-V medany places code at
+        // 0x8000_0000, the unresolved hook at 0): leave the reference out.
+        if target_os != "none" {
+            build.define("DL_WEAK_MREMAP", "1");
+        }
     }
     if target_arch == "riscv64" && target_os == "none" {
         // The bare-metal RISC-V gcc defaults do not match Rust's objects.

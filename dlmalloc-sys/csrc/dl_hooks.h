@@ -88,13 +88,19 @@ void *memset(void *dst, int c, size_t n);
 
 #if DL_WEAK_HOOKS
 size_t custom_page_size(void) __attribute__((weak));
-void *custom_mremap(void *old, size_t old_len, size_t new_len, int may_move)
-    __attribute__((weak));
 #define DL_HAVE_PAGE_SIZE_HOOK() (custom_page_size != 0)
-#define DL_HAVE_MREMAP_HOOK() (custom_mremap != 0)
 #else
 #define DL_HAVE_PAGE_SIZE_HOOK() 0
 #define custom_page_size() ((size_t)4096)
+#endif
+
+/* custom_mremap is looked up only on hosted targets with weak symbols
+ * (build.rs defines DL_WEAK_MREMAP); bare metal has no mremap. */
+#if DL_WEAK_MREMAP
+void *custom_mremap(void *old, size_t old_len, size_t new_len, int may_move)
+    __attribute__((weak));
+#define DL_HAVE_MREMAP_HOOK() (custom_mremap != 0)
+#else
 /* Never called: DL_HAVE_MREMAP_HOOK() guards every call. */
 #define DL_HAVE_MREMAP_HOOK() 0
 #define custom_mremap(old, old_len, new_len, may_move) \

@@ -10,17 +10,19 @@ use std::process::Command;
 
 const CSRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/csrc");
 
-const VARIANTS: [&[&str]; 7] = [
+const VARIANTS: [&[&str]; 8] = [
     &[],
     &["-DDL_FOOTERS=1"],
     &["-DDL_DEBUG=1"],
     &["-DDL_DEBUG=2"],
     &["-DDL_DEBUG=3"],
     &["-DDL_WEAK_HOOKS=1"],
+    &["-DDL_WEAK_HOOKS=1", "-DDL_WEAK_MREMAP=1"],
     &[
         "-DDL_FOOTERS=1",
         "-DDL_DEBUG=3",
         "-DDL_WEAK_HOOKS=1",
+        "-DDL_WEAK_MREMAP=1",
         "-DDL_DEFAULT_GRANULARITY=65536",
     ],
 ];

@@ -77,7 +77,10 @@ const MIB: usize = 1 << 20;
 
 #[test]
 fn without_the_hook_large_blocks_grow_by_copying() {
-    let growth = grow("no-hook", &["-DWITH_MREMAP=0", "-DDL_WEAK_HOOKS=1"]);
+    let growth = grow(
+        "no-hook",
+        &["-DWITH_MREMAP=0", "-DDL_WEAK_HOOKS=1", "-DDL_WEAK_MREMAP=1"],
+    );
     assert_eq!(
         growth,
         Growth {
@@ -90,7 +93,10 @@ fn without_the_hook_large_blocks_grow_by_copying() {
 
 #[test]
 fn with_the_hook_large_blocks_grow_by_remapping() {
-    let growth = grow("hook", &["-DWITH_MREMAP=1", "-DDL_WEAK_HOOKS=1"]);
+    let growth = grow(
+        "hook",
+        &["-DWITH_MREMAP=1", "-DDL_WEAK_HOOKS=1", "-DDL_WEAK_MREMAP=1"],
+    );
     assert_eq!(
         growth,
         Growth {
@@ -103,7 +109,10 @@ fn with_the_hook_large_blocks_grow_by_remapping() {
 
 #[test]
 fn without_weak_symbols_the_hook_is_never_called() {
-    let growth = grow("no-weak", &["-DWITH_MREMAP=1", "-DDL_WEAK_HOOKS=0"]);
+    let growth = grow(
+        "no-weak",
+        &["-DWITH_MREMAP=1", "-DDL_WEAK_HOOKS=0", "-DDL_WEAK_MREMAP=0"],
+    );
     assert_eq!(
         growth,
         Growth {
