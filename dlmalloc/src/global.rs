@@ -109,6 +109,28 @@ unsafe impl GlobalAlloc for DLMalloc {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+        if thread_cache::serves(layout.size(), layout.align())
+            && thread_cache::serves(new_size, layout.align())
+            && dlmalloc_sys::chunk_size_for(layout.size()) != dlmalloc_sys::chunk_size_for(new_size)
+        {
+            // Both sizes are small: move through the thread cache (a copy of
+            // at most 1 KiB) instead of taking the heap's lock.
+            // SAFETY: `new_size` is non-zero and forms a valid layout with
+            // the alignment (GlobalAlloc::realloc's contract).
+            let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            // SAFETY: a non-zero size.
+            let moved = unsafe { self.alloc(new) };
+            if !moved.is_null() {
+                // SAFETY: both blocks are live and distinct; the old one is
+                // freed once, with its layout, and not used again.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+            }
+            return moved;
+        }
         // SAFETY: GlobalAlloc::realloc's contract, which the caller upholds,
         // is realloc_layout's; `ptr` is a block of the global heap.
         let resized = unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) };
