@@ -206,8 +206,7 @@ DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
 /* Whether free chunk p reaches up to its segment's record: then the
  * segment may have just become wholly free, and is worth giving back now
  * rather than at the next trim (small frees alone never reach the periodic
- * release check). Not done when automatic trimming is off
- * (M_TRIM_THRESHOLD -1): the program then trims when it chooses. The record is the one in-use chunk followed by a
+ * release check). The record is the one in-use chunk followed by a
  * fencepost, a header no real chunk has. Cheap: two header reads. */
 static int ends_a_segment(const dl_chunk *p) {
     const dl_chunk *next = next_chunk(p);
@@ -222,6 +221,8 @@ DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p) {
     }
     DL_CHECK_INUSE(m, p);
     dl_chunk *freed = dl_dispose_chunk(m, p, psize);
+    /* Segments are released early only while automatic trimming is on
+     * (with M_TRIM_THRESHOLD -1 the program trims when it chooses). */
     if (m->topsize > m->trim_check)
         dl_sys_trim(m, 0);
     else if ((freed != 0 && dl_mparams.trim_threshold != MAX_SIZE_T && ends_a_segment(freed)) ||
