@@ -146,8 +146,10 @@ impl Bins {
     ///
     /// `block` is a live in-use block of the class (allocated with a request
     /// of that class or larger, below [`MAX_CACHED_REQUEST`]) that the caller
-    /// gives up, and every block already in the bins is as [`pop`](Bins::pop)
-    /// requires.
+    /// gives up, whose second word holds a defined value (the program's, or
+    /// the one `thread_cache::prepare` wrote: it is read to recognise a
+    /// double free), and every block already in the bins is as
+    /// [`pop`](Bins::pop) requires.
     #[inline]
     pub(crate) unsafe fn push(
         &mut self,
