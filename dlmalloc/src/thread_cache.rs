@@ -98,25 +98,10 @@ impl ThreadCache {
     ///
     /// Called by the owner at exit, or by a flusher that has stopped the owner.
     fn give_back_all(&self) {
-        let mut batch: [*mut u8; 64] = [core::ptr::null_mut(); 64];
-        let mut filled = 0;
         // SAFETY: the caller has exclusive use of the bins (owner at exit, or
-        // stopped owner); every block in them is an in-use block of the
-        // global heap.
-        let drained = unsafe {
-            (*self.bins.get()).drain(secret(), |block| {
-                batch[filled] = block;
-                filled += 1;
-                if filled == batch.len() {
-                    bulk_free(&mut batch[..filled]);
-                    filled = 0;
-                }
-            })
-        };
-        bulk_free(&mut batch[..filled]);
-        if let Err(corruption) = drained {
-            report(corruption);
-        }
+        // stopped owner).
+        let lists = unsafe { (*self.bins.get()).take_all() };
+        give_back_lists(lists);
     }
 }
 
@@ -250,7 +235,14 @@ fn give_back_own_cache() {
         .try_with(|cache| cache.with_bins(Bins::take_all))
         .ok()
         .flatten();
-    for first in lists.into_iter().flatten() {
+    if let Some(lists) = lists {
+        give_back_lists(lists);
+    }
+}
+
+/// Frees every list [`Bins::take_all`] detached.
+fn give_back_lists(lists: [*mut u8; bins::CLASSES]) {
+    for first in lists {
         if !first.is_null() {
             give_back_list(first);
         }

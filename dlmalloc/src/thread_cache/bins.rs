@@ -20,7 +20,7 @@ pub(crate) const MAX_CACHED_CHUNK: usize = 1024;
 /// The largest request served from the cache.
 pub(crate) const MAX_CACHED_REQUEST: usize = MAX_CACHED_CHUNK - CHUNK_OVERHEAD;
 /// Size classes: one per chunk size, `MALLOC_ALIGNMENT` apart.
-const CLASSES: usize = MAX_CACHED_CHUNK / MALLOC_ALIGNMENT + 1;
+pub(crate) const CLASSES: usize = MAX_CACHED_CHUNK / MALLOC_ALIGNMENT + 1;
 /// Most blocks kept per class. A full class gives its older half back to
 /// the heap in one locked call.
 pub(crate) const MAX_PER_CLASS: usize = 32;
@@ -88,7 +88,7 @@ pub(crate) enum Pushed {
     /// back with [`Bins::drain_list`].
     CachedEvicting(*mut u8),
     /// Not cached, and the thread has freed so much in a row that the
-    /// caller should give the whole cache back ([`Bins::drain`]) too.
+    /// caller should give the whole cache back ([`Bins::take_all`]) too.
     RefusedDrainAll,
 }
 
@@ -326,35 +326,6 @@ impl Bins {
         }
         self.cached_bytes = 0;
         lists
-    }
-
-    /// Empties every class, calling `give_back` with each block (its tag
-    /// cleared). Used by a flush; a broken link ends the walk of that class
-    /// with an error (its remaining blocks stay with the core as in use).
-    ///
-    /// # Safety
-    ///
-    /// The bins hold only cached blocks, and the owner is not using them.
-    pub(crate) unsafe fn drain(
-        &mut self,
-        secret: usize,
-        mut give_back: impl FnMut(*mut u8),
-    ) -> Result<(), Corruption> {
-        let mut result = Ok(());
-        for entry in self.classes.iter_mut() {
-            // SAFETY: each class is a list of at most MAX_PER_CLASS cached
-            // blocks (`push` evicts half of a full class before adding).
-            let drained = unsafe { Bins::drain_list(entry.head, secret, &mut give_back) };
-            if drained.is_err() {
-                result = drained;
-            }
-            *entry = Class {
-                head: ptr::null_mut(),
-                count: 0,
-            };
-        }
-        self.cached_bytes = 0;
-        result
     }
 }
 
