@@ -2,7 +2,7 @@
 # Cross-target proof of the allocator, beyond the host test suite:
 #  - installs what is missing: the ARM and RISC-V gcc (the C core is built
 #    for those targets), QEMU for both, gcc-multilib (i686), the Rust targets;
-#  - runs the bare-metal programs of examples-baremetal/ under QEMU
+#  - runs the bare-metal programs of examples/baremetal/ under QEMU
 #    (Cortex-M4 on mps2-an386, RISC-V 64 on virt): each must exit 0 and
 #    print its PASS line;
 #  - runs the core's and the safe crate's tests as 32-bit code (i686);
@@ -100,12 +100,12 @@ run() {
     fi
 }
 
-# qemu DIR PASS_PREFIX: builds the program in examples-baremetal/DIR, runs
+# qemu DIR PASS_PREFIX: builds the program in examples/baremetal/DIR, runs
 # it under QEMU through its cargo runner (from its folder, so that its
 # .cargo/config.toml applies), and requires exit status 0 and a line that
 # starts with PASS_PREFIX.
 qemu() {
-    local dir=$root/examples-baremetal/$1 pass=$2 log=$logs/qemu-$1.log status=0
+    local dir=$root/examples/baremetal/$1 pass=$2 log=$logs/qemu-$1.log status=0
     (cd "$dir" && cargo build --release) || return 1
     (cd "$dir" && timeout 120 cargo run --release) >"$log" 2>&1 || status=$?
     cat "$log"
@@ -134,8 +134,8 @@ test_platform() {
     (cd "$platform" && cargo test && cargo test --features critical-section)
 }
 
-run "Cortex-M4 under QEMU (examples-baremetal/cortex-m)" qemu cortex-m "PASS cortex-m:"
-run "RISC-V 64 under QEMU (examples-baremetal/riscv)" qemu riscv "PASS riscv64:"
+run "Cortex-M4 under QEMU (examples/baremetal/cortex-m)" qemu cortex-m "PASS cortex-m:"
+run "RISC-V 64 under QEMU (examples/baremetal/riscv)" qemu riscv "PASS riscv64:"
 run "dlmalloc-sys and dlmalloc tests on i686" \
     cargo test --no-fail-fast -p dlmalloc-sys -p dlmalloc --target i686-unknown-linux-gnu
 run "dlmalloc-sys and dlmalloc build for x86_64-unknown-none" \

@@ -5,9 +5,9 @@
 # coverage instrumentation. Exits non-zero when the fuzzer finds a crash, a
 # leak or a timeout, so `scripts/fuzz.sh 60` is the short CI run.
 #   scripts/fuzz.sh 1800
-# A crash leaves its input in fuzz/artifacts/heap_ops/; minimise it with
-#   (cd fuzz && cargo +nightly fuzz tmin heap_ops artifacts/heap_ops/crash-...)
-# and copy it to fuzz-driver/regressions/<name>.bin so every `cargo test`
+# A crash leaves its input in testing/fuzz/artifacts/heap_ops/; minimise it with
+#   (cd testing/fuzz && cargo +nightly fuzz tmin heap_ops artifacts/heap_ops/crash-...)
+# and copy it to testing/fuzz-driver/regressions/<name>.bin so every `cargo test`
 # replays it.
 #
 # Why clang: cargo-fuzz instruments only the Rust code. The C core is built
@@ -40,10 +40,10 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 export "CC_${target_var}=clang"
 export "CFLAGS_${target_var}=-fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp"
 
-mkdir -p fuzz/corpus/heap_ops
+mkdir -p testing/fuzz/corpus/heap_ops
 # Seed the corpus with the saved regressions so the fuzzer starts from them.
-cp -n fuzz-driver/regressions/*.bin fuzz/corpus/heap_ops/ 2>/dev/null || true
-cd fuzz
+cp -n testing/fuzz-driver/regressions/*.bin testing/fuzz/corpus/heap_ops/ 2>/dev/null || true
+cd testing/fuzz
 cargo +nightly fuzz build heap_ops
 
 # Refuse to fuzz blind: the core's archive must carry coverage counters.

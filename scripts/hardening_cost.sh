@@ -2,7 +2,7 @@
 # Measures what the core's hardening costs, as ratios to the default build:
 # `footers` (an owner tag on every chunk, checked on free) and `insecure`
 # (the always-on integrity checks compiled out; never for shipping).
-# Builds hardening-cost/ three times (features none / footers / insecure,
+# Builds bench/hardening-cost/ three times (features none / footers / insecure,
 # each in its own target directory), then runs the three builds in turn for
 # ROUNDS rounds (default 11), rotating their order every round so a drift
 # in the machine's speed touches each variant alike, and prints the median
@@ -26,7 +26,7 @@ for v in "${variants[@]}"; do
     if [ "$v" != default ]; then features=(--features "$v"); fi
     echo "== build $v" >&2
     CARGO_TARGET_DIR="target/hardening-cost/$v" \
-        cargo build --release --quiet --manifest-path hardening-cost/Cargo.toml "${features[@]}"
+        cargo build --release --quiet --manifest-path bench/hardening-cost/Cargo.toml "${features[@]}"
 done
 
 samples=$(mktemp)

@@ -1,6 +1,6 @@
 //! Fuzz target: the bytes are a program of allocator operations on the
 //! global heap and three mspaces, checked against a model by the driver
-//! (see fuzz-driver/src/lib.rs).
+//! (see testing/fuzz-driver/src/lib.rs).
 #![no_main]
 
 use dlmalloc_platform_std as _;

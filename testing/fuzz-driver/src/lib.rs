@@ -9,7 +9,7 @@
 //! thread cache (on with the hosted platform's default features) is fuzzed
 //! together with the C API on the same blocks.
 //!
-//! cargo-fuzz calls it from `fuzz/fuzz_targets/heap_ops.rs`; the ordinary
+//! cargo-fuzz calls it from `testing/fuzz/fuzz_targets/heap_ops.rs`; the ordinary
 //! test suite calls it on seeded inputs and on every saved crash input, so
 //! each `cargo test` exercises it. The caller links a platform (e.g.
 //! `use dlmalloc_platform_std as _;`). Any violation panics with a message
