@@ -137,9 +137,9 @@ test_platform() {
 run "Cortex-M4 under QEMU (examples/baremetal/cortex-m)" qemu cortex-m "PASS cortex-m:"
 run "RISC-V 64 under QEMU (examples/baremetal/riscv)" qemu riscv "PASS riscv64:"
 run "dlmalloc-sys and dlmalloc tests on i686" \
-    cargo test --no-fail-fast -p dlmalloc-sys -p dlmalloc --target i686-unknown-linux-gnu
+    cargo test --no-fail-fast -p dlmalloc-sys -p dlmalloc-portable --target i686-unknown-linux-gnu
 run "dlmalloc-sys and dlmalloc build for x86_64-unknown-none" \
-    cargo build -p dlmalloc-sys -p dlmalloc --target x86_64-unknown-none
+    cargo build -p dlmalloc-sys -p dlmalloc-portable --target x86_64-unknown-none
 run "dlmalloc-platform-baremetal builds for the bare-metal targets" build_platform
 run "dlmalloc-platform-baremetal host tests" test_platform
 

@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 triple=x86_64-unknown-linux-gnu
 target_root=${CARGO_TARGET_DIR:-$root/target}
-crates=(-p dlmalloc-sys -p dlmalloc -p dlmalloc-platform-std)
+crates=(-p dlmalloc-sys -p dlmalloc-portable -p dlmalloc-platform-std)
 
 declare -A verdict seconds notes
 order=()
@@ -146,7 +146,7 @@ valgrind_run() {
 miri() {
     local ok=0
     MIRIFLAGS="-Zmiri-ignore-leaks" CARGO_TARGET_DIR="$target_root/miri-main" \
-        cargo +nightly miri test -p dlmalloc --lib --test stats_format || ok=1
+        cargo +nightly miri test -p dlmalloc-portable --lib --test stats_format || ok=1
     (cd dlmalloc-platform-baremetal &&
         MIRIFLAGS="-Zmiri-ignore-leaks" CARGO_TARGET_DIR="$target_root/miri-baremetal" \
             cargo +nightly miri test --test page_allocator --test hooks \

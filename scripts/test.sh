@@ -19,7 +19,7 @@ echo "== C core with footers (feature footers)"
 cargo test -p dlmalloc-sys --features footers
 
 echo "== safe crate over a core with footers and assertions"
-cargo test -p dlmalloc --features footers,debug
+cargo test -p dlmalloc-portable --features footers,debug
 
 echo "== core::alloc::Allocator for Mspace (feature nightly, nightly toolchain)"
-cargo +nightly test -p dlmalloc --features nightly
+cargo +nightly test -p dlmalloc-portable --features nightly

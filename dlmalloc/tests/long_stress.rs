@@ -25,7 +25,7 @@
 //! `cargo test --workspace`). The long run:
 //!
 //! ```text
-//! DLMALLOC_STRESS_SECONDS=60 cargo test --release -p dlmalloc --test long_stress -- --nocapture
+//! DLMALLOC_STRESS_SECONDS=60 cargo test --release -p dlmalloc-portable --test long_stress -- --nocapture
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout};
