@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Formatting, clippy (-D warnings) and rustdoc (-D warnings) over every
+# workspace in the repository, from one list. The repository has several
+# workspaces because some crates cannot share one (see the root Cargo.toml):
+# a crate missing here would never be linted.
+# Each workspace is checked from its own folder, so a folder's
+# .cargo/config.toml (the QEMU programs' target) applies.
+# Needs the cross compilers that scripts/cross.sh installs (the bare-metal
+# programs build the C core for their targets); .ci/run runs that first.
+# Usage: scripts/lint.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# folder | extra arguments for clippy and doc (one set per line; a folder may
+# appear more than once to be checked with other features)
+workspaces=(
+    ".|--workspace"
+    "dlmalloc-platform-baremetal|"
+    "dlmalloc-platform-baremetal|--features critical-section"
+    "examples/baremetal/cortex-m|"
+    "examples/baremetal/riscv|"
+    "testing/fuzz|"
+    "bench|--workspace"
+    "bench/hardening-cost|"
+    "bench/hardening-cost|--features footers"
+    "bench/hardening-cost|--features insecure"
+)
+
+for tool in arm-none-eabi-gcc riscv64-unknown-elf-gcc; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        { echo "lint: $tool missing; run scripts/cross.sh first (it installs it)" >&2; exit 1; }
+done
+
+failures=()
+check() {
+    local name=$1 dir=$2
+    shift 2
+    echo "== $name ($dir): $*"
+    if ! (cd "$root/$dir" && "$@"); then
+        failures+=("$name in $dir: $*")
+    fi
+}
+
+formatted=()
+for entry in "${workspaces[@]}"; do
+    dir=${entry%%|*}
+    read -r -a args <<<"${entry#*|}"
+    # The bare-metal programs are no_std binaries without a test harness:
+    # --all-targets would ask for one.
+    targets=(--all-targets)
+    case $dir in examples/baremetal/*) targets=() ;; esac
+    check clippy "$dir" cargo clippy --quiet "${args[@]}" "${targets[@]}" -- -D warnings
+    RUSTDOCFLAGS="-D warnings" check rustdoc "$dir" cargo doc --quiet --no-deps "${args[@]}"
+    if [[ " ${formatted[*]} " != *" $dir "* ]]; then
+        check rustfmt "$dir" cargo fmt --all -- --check
+        formatted+=("$dir")
+    fi
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    printf 'lint: FAILED %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+echo "lint: every workspace is formatted, clippy-clean and rustdoc-clean (${#workspaces[@]} configurations)"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Packages every product crate as the registry would receive it, and builds
+# each package from its tarball alone (cargo package's verification): a file
+# missing from an `include` list, a path dependency without a version, or a
+# dev-dependency cycle fails here rather than at publish time.
+# The crates of the main workspace are packaged together, so each verifies
+# against the others' fresh packages. The bare-metal platform is its own
+# workspace (it shares `links` with the hosted platform); its dependency on
+# dlmalloc-sys, not yet in the registry, is patched to the local folder.
+# Usage: scripts/package.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+main_crates=(dlmalloc-sys dlmalloc-portable dlmalloc-platform-std)
+
+quiet_tests() { grep -v '^warning: ignoring \(test\|example\|benchmark\)' || true; }
+
+echo "== cargo package ${main_crates[*]}"
+args=()
+for crate in "${main_crates[@]}"; do args+=(-p "$crate"); done
+cargo package --allow-dirty "${args[@]}" 2>&1 | quiet_tests
+
+echo "== cargo package dlmalloc-platform-baremetal"
+(cd dlmalloc-platform-baremetal &&
+    cargo package --allow-dirty --config 'patch.crates-io.dlmalloc-sys.path="../dlmalloc-sys"' 2>&1 | quiet_tests)
+
+# Each package ships its licence texts and its README.
+ships() { # CRATE LIST: the list holds every file a package must ship
+    for file in LICENSE-APACHE LICENSE-MIT README.md Cargo.toml; do
+        grep -qx "$file" <<<"$2" || { echo "package: $1 lacks $file" >&2; exit 1; }
+    done
+}
+for crate in "${main_crates[@]}"; do
+    ships "$crate" "$(cargo package --list --allow-dirty -p "$crate" 2>/dev/null)"
+done
+ships dlmalloc-platform-baremetal "$(cd dlmalloc-platform-baremetal && cargo package --list --allow-dirty 2>/dev/null)"
+echo "package: every product crate packages and builds from its tarball"
