@@ -27,7 +27,7 @@ pub use stats::Stats;
 /// The module keeps the name the `portable-dlmalloc` crate gave it, so code
 /// such as `portable_dlmalloc::raw::dlmallopt(...)` compiles unchanged once
 /// the dependency is renamed
-/// (`portable-dlmalloc = { package = "dlmalloc", ... }`).
+/// (`portable-dlmalloc = { package = "dlmalloc-portable", ... }`).
 ///
 /// Everything here is `unsafe` FFI; the [`DLMalloc`] methods cover the
 /// common needs safely.

@@ -1,6 +1,6 @@
 //! The command line of a bench binary: the timed rounds, the arena fill
 //! and the footprint children, all written as raw CSV rows that
-//! [`report`](crate::report) turns into the tables and the plot.
+//! [`crate::report`] turns into the tables and the plot.
 //!
 //! ```text
 //! BIN run [--quick] [--rounds N] --out RAW.csv   measure everything

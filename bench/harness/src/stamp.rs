@@ -42,7 +42,7 @@ pub unsafe fn write(ptr: *mut u8, size: usize, tag: u64) {
     }
 }
 
-/// Checks the words written by [`write`]; `size` is the size the block had
+/// Checks the words written by [`write()`]; `size` is the size the block had
 /// when they were written.
 ///
 /// # Panics
