@@ -24,12 +24,15 @@ fn main() {
     let target_arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    // The debug levels are documented in csrc/dl_types.h. Only the levels
+    // with a feature are defined here, so level 1 (cheap assertions alone)
+    // stays reachable through CFLAGS=-DDL_DEBUG=1.
     let debug_level = if env::var_os("CARGO_FEATURE_DEBUG_HEAP_WALK").is_some() {
-        "3"
+        Some("3")
     } else if env::var_os("CARGO_FEATURE_DEBUG").is_some() {
-        "2"
+        Some("2")
     } else {
-        "0"
+        None
     };
 
     let mut build = cc::Build::new();
@@ -42,8 +45,10 @@ fn main() {
         .flag_if_supported("-Wstrict-prototypes")
         .warnings(true)
         .extra_warnings(true)
-        .define("DL_DEFAULT_GRANULARITY", granularity.to_string().as_str())
-        .define("DL_DEBUG", debug_level);
+        .define("DL_DEFAULT_GRANULARITY", granularity.to_string().as_str());
+    if let Some(level) = debug_level {
+        build.define("DL_DEBUG", level);
+    }
     if env::var_os("CARGO_FEATURE_FOOTERS").is_some() {
         build.define("DL_FOOTERS", "1");
     }

@@ -10,6 +10,7 @@
 #include "heap.c"
 #include "stats.c"
 #include "check.c"
+#include "registry.c"
 #include "fork.c"
 #include "entry.c"
 #include "global.c"

@@ -1,6 +1,8 @@
 /*
  * dl_internal.h - what each source file provides to the others, grouped by
- * file, plus the header-writing helpers every file shares.
+ * file, plus the platform hooks as the core calls them and the
+ * header-writing helpers every file shares. global.c, mspace.c and fork.c
+ * define only public API and share nothing.
  *
  * The sources are compiled as one unit (dl_all.c), so functions shared
  * between files are `DL_INTERNAL` (static) and the compiler can inline
@@ -59,7 +61,6 @@ typedef struct dl_params {
 DL_INTERNAL dl_params dl_mparams;
 DL_INTERNAL dl_state dl_gm; /* the global heap */
 DL_INTERNAL int dl_params_ready; /* 0 not set up, 1 being set up, 2 ready */
-DL_INTERNAL void *dl_registry_lock; /* guards fork.c's list of live mspaces */
 
 DL_INTERNAL void dl_init_slow(void);
 /* Every public entry calls this first; after start-up it is one load. */
@@ -74,6 +75,80 @@ static inline size_t dl_page_align(size_t s) {
 }
 static inline size_t dl_granularity_align(size_t s) {
     return (s + dl_mparams.granularity - 1) & ~(dl_mparams.granularity - 1);
+}
+
+/* ---- the platform hooks, as the core calls them ----------------------------
+ * dl_hooks.h states the contract and declares the hooks. Here is the core's
+ * side of it: the attributes the compiler should know, the weak references
+ * to the optional hooks, and the one place where the failure conventions
+ * are decoded. The rest of the core calls these wrappers, never
+ * custom_mmap, custom_mremap or custom_page_size directly. */
+
+#if defined(__GNUC__)
+#define DL_NORETURN __attribute__((noreturn))
+#else
+#define DL_NORETURN
+#endif
+DL_NORETURN void custom_abort(const char *msg, const char *file, unsigned line);
+
+/* The failure value of custom_mmap and custom_mremap: (void*)-1. */
+#define DL_MMAP_FAILED ((void *)~(size_t)0)
+
+/* Optional hooks are weak references where build.rs says the target has
+ * them (not COFF); elsewhere they are never referenced, so a platform
+ * without them still links. */
+#if DL_WEAK_HOOKS
+size_t custom_page_size(void) __attribute__((weak));
+#endif
+#if DL_WEAK_MREMAP
+void *custom_mremap(void *old, size_t old_len, size_t new_len, int may_move)
+    __attribute__((weak));
+#endif
+
+static inline int dl_is_page_aligned(const void *p) {
+    return ((size_t)p & (dl_mparams.page_size - 1)) == 0;
+}
+
+/* len bytes of fresh pages, or NULL: both failure values end here. */
+static inline void *dl_map(size_t len) {
+    void *p = custom_mmap(len);
+    if (p == DL_MMAP_FAILED || p == 0) return 0;
+    if (DL_UNLIKELY(!dl_is_page_aligned(p)))
+        DL_CORRUPTION("custom_mmap returned memory that is not page aligned");
+    return p;
+}
+
+/* The platform's page size, or DL_DEFAULT_PAGE_SIZE without the hook. */
+static inline size_t dl_platform_page_size(void) {
+#if DL_WEAK_HOOKS
+    if (custom_page_size != 0) return custom_page_size();
+#endif
+    return DL_DEFAULT_PAGE_SIZE;
+}
+
+static inline int dl_can_remap(void) {
+#if DL_WEAK_MREMAP
+    return custom_mremap != 0;
+#else
+    return 0;
+#endif
+}
+
+/* The mapping's new start, or NULL when the platform cannot grow it (the
+ * old mapping is then intact). Call only when dl_can_remap(). */
+static inline char *dl_remap(void *old, size_t old_len, size_t new_len, int may_move) {
+#if DL_WEAK_MREMAP
+    void *p = custom_mremap(old, old_len, new_len, may_move);
+    if (p == DL_MMAP_FAILED || p == 0) return 0;
+    if (DL_UNLIKELY(!dl_is_page_aligned(p)))
+        DL_CORRUPTION("custom_mremap returned memory that is not page aligned");
+    if (DL_UNLIKELY(!may_move && p != old))
+        DL_CORRUPTION("custom_mremap moved a mapping it was asked to grow in place");
+    return (char *)p;
+#else
+    (void)old, (void)old_len, (void)new_len, (void)may_move;
+    return 0;
+#endif
 }
 
 /* ---- header helpers shared by all files ------------------------------------- */
@@ -140,8 +215,10 @@ DL_INTERNAL unsigned dl_tree_leftshift(unsigned i);
 
 /* ---- sysmem.c: segments, direct mappings, trimming ------------------------- */
 
-DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb);
+DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb, int may_map);
+DL_INTERNAL void *dl_take_from_top(dl_state *m, size_t nb);
 DL_INTERNAL void dl_unmap_chunk(dl_state *m, dl_chunk *p);
+DL_INTERNAL dl_chunk *dl_advance_mapped_chunk(dl_chunk *p, size_t lead);
 DL_INTERNAL dl_chunk *dl_mmap_resize(dl_state *m, dl_chunk *p, size_t nb, int can_move);
 DL_INTERNAL int dl_sys_trim(dl_state *m, size_t pad);
 DL_INTERNAL size_t dl_release_free_segments(dl_state *m);
@@ -152,6 +229,7 @@ DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more);
 
 DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes);
 DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p);
+DL_INTERNAL dl_chunk *dl_merge_with_next(dl_state *m, dl_chunk *p, size_t psize);
 DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize);
 DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int can_move);
 DL_INTERNAL void *dl_heap_memalign(dl_state *m, size_t alignment, size_t bytes);
@@ -170,13 +248,39 @@ DL_INTERNAL void dl_heap_inspect(dl_state *m,
                                  void (*handler)(void *, void *, size_t, void *), void *arg);
 DL_INTERNAL size_t dl_limit_from_request(size_t bytes);
 
-/* ---- fork.c: the registry of live mspaces, fork handlers -------------------- */
+/* ---- registry.c: the list of live mspaces ------------------------------------ */
 
+DL_INTERNAL void *dl_registry_lock; /* guards the list; params.c initialises it */
+DL_INTERNAL dl_state *dl_live_mspaces; /* linked through next_space */
 DL_INTERNAL void dl_register_mspace(dl_state *m);
 DL_INTERNAL void dl_unregister_mspace(dl_state *m);
 #if DL_FOOTERS
 DL_INTERNAL int dl_is_live_heap(const dl_state *owner);
 #endif
+
+/* ---- entry.c: each public operation once, for any heap -------------------------
+ * global.c (the dl* API on the global heap) and mspace.c (the mspace_* API)
+ * are wrappers around these; each takes the heap's lock itself. */
+
+DL_INTERNAL void *dl_op_malloc(dl_state *m, size_t bytes);
+DL_INTERNAL void dl_op_free(dl_state *m, void *mem);
+DL_INTERNAL void *dl_op_calloc(dl_state *m, size_t count, size_t elem_size);
+DL_INTERNAL void *dl_op_realloc(dl_state *m, void *mem, size_t bytes);
+DL_INTERNAL void *dl_op_realloc_in_place(dl_state *m, void *mem, size_t bytes);
+DL_INTERNAL void *dl_op_memalign(dl_state *m, size_t alignment, size_t bytes);
+DL_INTERNAL void **dl_op_ialloc(dl_state *m, size_t n, const size_t *sizes, size_t elem_size,
+                                int zero, void **chunks);
+DL_INTERNAL size_t dl_op_bulk_malloc(dl_state *m, size_t bytes, void **array, size_t n);
+DL_INTERNAL size_t dl_op_bulk_free(dl_state *m, void **array, size_t n);
+DL_INTERNAL int dl_op_trim(dl_state *m, size_t pad);
+DL_INTERNAL size_t dl_op_set_footprint_limit(dl_state *m, size_t bytes);
+DL_INTERNAL struct mallinfo dl_op_mallinfo(dl_state *m);
+DL_INTERNAL void dl_op_inspect_all(dl_state *m,
+                                   void (*handler)(void *, void *, size_t, void *), void *arg);
+DL_INTERNAL size_t dl_op_check(dl_state *m, dl_check_report report, void *arg);
+DL_INTERNAL int dl_op_mallopt(int param, int value);
+/* A statistic read without the lock: exact when nothing else runs. */
+DL_INTERNAL size_t dl_read_stat(const size_t *word);
 
 /* ---- check.c: the heap walker and debug checks ------------------------------- */
 

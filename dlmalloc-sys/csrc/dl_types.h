@@ -16,14 +16,29 @@
 #ifndef DL_DEFAULT_GRANULARITY
 #define DL_DEFAULT_GRANULARITY ((size_t)2 << 20)
 #endif
+/*
+ * DL_DEBUG selects the debug checks; each level adds to the one below.
+ * Release builds (0) carry only the always-on corruption checks.
+ *   1  cheap assertions: O(1) DL_ASSERTs on an operation's own values
+ *   2  internal assertions: every chunk an operation hands out or bins is
+ *      checked against its neighbours (Cargo feature `debug`)
+ *   3  a whole-heap walk after every operation (feature `debug-heap-walk`)
+ * build.rs defines DL_DEBUG only for those features; level 1 has no feature
+ * and is chosen with CFLAGS=-DDL_DEBUG=1.
+ */
 #ifndef DL_DEBUG
-#define DL_DEBUG 0 /* 1: cheap asserts, 2: + per-operation chunk checks, 3: + heap walk */
+#define DL_DEBUG 0
 #endif
 #ifndef DL_FOOTERS
 #define DL_FOOTERS 0
 #endif
+/* Weak references to the optional hooks (dl_hooks.h): custom_page_size
+ * needs DL_WEAK_HOOKS, custom_mremap also DL_WEAK_MREMAP. */
 #ifndef DL_WEAK_HOOKS
 #define DL_WEAK_HOOKS 0
+#endif
+#ifndef DL_WEAK_MREMAP
+#define DL_WEAK_MREMAP 0
 #endif
 
 #define DL_DEFAULT_MMAP_THRESHOLD ((size_t)256 << 10)
@@ -203,7 +218,7 @@ typedef struct dl_state {
     unsigned flags;
     void *mutex;
     dl_segment seg; /* the newest segment (holds top) */
-    struct dl_state *next_space; /* mspaces: the registry's link (fork.c) */
+    struct dl_state *next_space; /* mspaces: the registry's link (registry.c) */
 } dl_state;
 
 #define BIN_AT(m, i) \

@@ -17,21 +17,21 @@ static inline void leave(dl_state *m) {
 
 /* ======================= allocation ======================= */
 
-static void *op_malloc(dl_state *m, size_t bytes) {
+DL_INTERNAL void *dl_op_malloc(dl_state *m, size_t bytes) {
     enter(m);
     void *mem = dl_heap_malloc(m, bytes);
     leave(m);
     return mem;
 }
 
-static void op_free(dl_state *m, void *mem) {
+DL_INTERNAL void dl_op_free(dl_state *m, void *mem) {
     if (mem == 0) return;
     enter(m);
     dl_heap_free(m, dl_checked_chunk(m, mem, DL_OP_FREE));
     leave(m);
 }
 
-static void *op_calloc(dl_state *m, size_t count, size_t elem_size) {
+DL_INTERNAL void *dl_op_calloc(dl_state *m, size_t count, size_t elem_size) {
     size_t bytes = 0;
     if (count != 0) {
         if (elem_size > MAX_REQUEST / count) return 0;
@@ -45,10 +45,10 @@ static void *op_calloc(dl_state *m, size_t count, size_t elem_size) {
     return mem;
 }
 
-static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
-    if (mem == 0) return op_malloc(m, bytes);
+DL_INTERNAL void *dl_op_realloc(dl_state *m, void *mem, size_t bytes) {
+    if (mem == 0) return dl_op_malloc(m, bytes);
     if (bytes == 0) {
-        op_free(m, mem);
+        dl_op_free(m, mem);
         return 0;
     }
     if (bytes >= MAX_REQUEST) return 0;
@@ -77,7 +77,7 @@ static void *op_realloc(dl_state *m, void *mem, size_t bytes) {
     return result;
 }
 
-static void *op_realloc_in_place(dl_state *m, void *mem, size_t bytes) {
+DL_INTERNAL void *dl_op_realloc_in_place(dl_state *m, void *mem, size_t bytes) {
     if (mem == 0 || bytes >= MAX_REQUEST) return 0;
     size_t nb = REQUEST_TO_SIZE(bytes);
     enter(m);
@@ -86,22 +86,22 @@ static void *op_realloc_in_place(dl_state *m, void *mem, size_t bytes) {
     return resized != 0 ? mem : 0;
 }
 
-static void *op_memalign(dl_state *m, size_t alignment, size_t bytes) {
+DL_INTERNAL void *dl_op_memalign(dl_state *m, size_t alignment, size_t bytes) {
     enter(m);
     void *mem = dl_heap_memalign(m, alignment, bytes);
     leave(m);
     return mem;
 }
 
-static void **op_ialloc(dl_state *m, size_t n, const size_t *sizes, size_t elem_size, int zero,
-                        void **chunks) {
+DL_INTERNAL void **dl_op_ialloc(dl_state *m, size_t n, const size_t *sizes, size_t elem_size,
+                                int zero, void **chunks) {
     enter(m);
     void **array = dl_heap_ialloc(m, n, sizes, elem_size, zero, chunks);
     leave(m);
     return array;
 }
 
-static size_t op_bulk_malloc(dl_state *m, size_t bytes, void **array, size_t n) {
+DL_INTERNAL size_t dl_op_bulk_malloc(dl_state *m, size_t bytes, void **array, size_t n) {
     size_t taken = 0;
     enter(m);
     while (taken < n) {
@@ -113,7 +113,7 @@ static size_t op_bulk_malloc(dl_state *m, size_t bytes, void **array, size_t n) 
     return taken;
 }
 
-static size_t op_bulk_free(dl_state *m, void **array, size_t n) {
+DL_INTERNAL size_t dl_op_bulk_free(dl_state *m, void **array, size_t n) {
     enter(m);
     dl_heap_bulk_free(m, array, n);
     leave(m);
@@ -122,48 +122,48 @@ static size_t op_bulk_free(dl_state *m, void **array, size_t n) {
 
 /* ======================= tuning and statistics ======================= */
 
-static int op_trim(dl_state *m, size_t pad) {
+DL_INTERNAL int dl_op_trim(dl_state *m, size_t pad) {
     enter(m);
     int released = dl_sys_trim(m, pad);
     leave(m);
     return released;
 }
 
-/* Unlocked reads of one word: a statistic, exact when nothing else runs. */
-static size_t read_word(const size_t *word) {
+/* An unlocked read of one word: a statistic, exact when nothing else runs. */
+DL_INTERNAL size_t dl_read_stat(const size_t *word) {
     return __atomic_load_n(word, __ATOMIC_RELAXED);
 }
 
-static size_t op_set_footprint_limit(dl_state *m, size_t bytes) {
+DL_INTERNAL size_t dl_op_set_footprint_limit(dl_state *m, size_t bytes) {
     enter(m);
     size_t limit = m->footprint_limit = dl_limit_from_request(bytes);
     leave(m);
     return limit;
 }
 
-static struct mallinfo op_mallinfo(dl_state *m) {
+DL_INTERNAL struct mallinfo dl_op_mallinfo(dl_state *m) {
     enter(m);
     struct mallinfo mi = dl_heap_mallinfo(m);
     leave(m);
     return mi;
 }
 
-static void op_inspect_all(dl_state *m, void (*handler)(void *, void *, size_t, void *),
-                           void *arg) {
+DL_INTERNAL void dl_op_inspect_all(dl_state *m,
+                                   void (*handler)(void *, void *, size_t, void *), void *arg) {
     if (handler == 0) return;
     enter(m);
     dl_heap_inspect(m, handler, arg);
     leave(m);
 }
 
-static size_t op_check(dl_state *m, dl_check_report report, void *arg) {
+DL_INTERNAL size_t dl_op_check(dl_state *m, dl_check_report report, void *arg) {
     enter(m);
     size_t violations = dl_heap_check(m, report, arg);
     dl_unlock(m);
     return violations;
 }
 
-static int op_mallopt(int param, int value) {
+DL_INTERNAL int dl_op_mallopt(int param, int value) {
     dl_ensure_initialized();
     dl_lock(&dl_gm); /* the parameters are process-wide; one writer at a time */
     int ok = dl_set_param(param, value);

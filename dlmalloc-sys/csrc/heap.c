@@ -28,23 +28,12 @@ static void *take_from_dv(dl_state *m, size_t nb) {
     return CHUNK2MEM(p);
 }
 
-/* Splits nb bytes off the front of top (the caller checked nb < topsize). */
-static void *take_from_top(dl_state *m, size_t nb) {
-    dl_chunk *p = m->top;
-    size_t rsize = m->topsize -= nb;
-    dl_chunk *r = m->top = CHUNK_AT(p, nb);
-    r->head = rsize | PINUSE_BIT;
-    set_size_and_pinuse_of_inuse_chunk(m, p, nb);
-    DL_CHECK_INUSE(m, p);
-    return CHUNK2MEM(p);
-}
-
-/* Small request: an exact (or one-step larger) small bin, else dv when it
- * is big enough, else the next non-empty small bin or the trees. */
-static void *small_malloc(dl_state *m, size_t nb, int *done) {
+/* Small request: an exact (or one-step larger) small bin, else (when dv
+ * is too small) the next non-empty small bin or the trees. NULL leaves the
+ * request to dv, top or the system. */
+static void *small_malloc(dl_state *m, size_t nb) {
     unsigned idx = small_index(nb);
     dl_binmap bits = m->smallmap >> idx;
-    *done = 1;
     if (bits & (1u | (1u << SMALLBIN_STEP))) {
         /* Exact fit, or one alignment step larger: too little left to split. */
         if (!(bits & 1u)) idx += SMALLBIN_STEP;
@@ -79,22 +68,19 @@ static void *small_malloc(dl_state *m, size_t nb, int *done) {
             DL_CHECK_INUSE(m, p);
             return CHUNK2MEM(p);
         }
-        if (m->treemap != 0) {
-            void *mem = dl_tmalloc_small(m, nb);
-            if (mem != 0) return mem;
-        }
+        if (m->treemap != 0) return dl_tmalloc_small(m, nb);
     }
-    *done = 0;
     return 0;
 }
 
-DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
+/* malloc for any heap; may_map 0 keeps a large request out of a mapping of
+ * its own (the caller will split the chunk). */
+static void *heap_malloc(dl_state *m, size_t bytes, int may_map) {
     size_t nb;
     if (bytes <= MAX_SMALL_REQUEST) {
         nb = REQUEST_TO_SIZE(bytes);
-        int done;
-        void *mem = small_malloc(m, nb, &done);
-        if (done) return mem;
+        void *mem = small_malloc(m, nb);
+        if (mem != 0) return mem;
     } else if (bytes >= MAX_REQUEST) {
         return 0;
     } else {
@@ -105,50 +91,36 @@ DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
         }
     }
     if (nb <= m->dvsize) return take_from_dv(m, nb);
-    if (nb < m->topsize) return take_from_top(m, nb);
-    return dl_sys_alloc(m, nb);
+    if (nb < m->topsize) return dl_take_from_top(m, nb);
+    return dl_sys_alloc(m, nb, may_map);
+}
+
+DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
+    return heap_malloc(m, bytes, 1);
 }
 
 /* ======================= free ======================= */
 
-/* Frees chunk p of psize bytes whose header may be stale: coalesces with
- * free neighbours, folds into dv or top, or bins the result. Returns the
- * free chunk p ended up in, or NULL when it joined top. */
-DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
+/* Free space [p, p+psize), whose previous chunk is in use, joins whatever
+ * follows it: top or dv grow down over it, a free binned neighbour is taken
+ * out and merged, and the result is binned. Writes every header and
+ * boundary tag involved, so p's own header may be stale. p must not be dv.
+ * Returns the free chunk p became part of, or NULL when it joined top. */
+DL_INTERNAL inline dl_chunk *dl_merge_with_next(dl_state *m, dl_chunk *p, size_t psize) {
     dl_chunk *next = CHUNK_AT(p, psize);
-    if (!pinuse(p)) {
-        size_t prevsize = p->prev_foot;
-        dl_chunk *prev = CHUNK_BEFORE(p, prevsize);
-        if (DL_UNLIKELY(!ok_address(m, prev) || prevsize < MIN_CHUNK_SIZE || chunksize(prev) != prevsize))
-            DL_CORRUPTION("corrupted boundary tag: the free chunk before this one has a different size");
-        p->head &= ~CINUSE_BIT; /* a second free of p is then recognised */
-        p = prev;
-        psize += prevsize;
-        if (p != m->dv) {
-            dl_unlink_chunk(m, p, prevsize);
-        } else if ((next->head & INUSE_BITS) == INUSE_BITS) {
-            m->dvsize = psize;
-            set_free_with_pinuse(p, psize, next);
-            return p;
-        }
-    }
-    if (!cinuse(next)) {
-        if (next == m->top) {
-            size_t tsize = m->topsize += psize;
-            m->top = p;
-            p->head = tsize | PINUSE_BIT;
-            if (p == m->dv) {
-                m->dv = 0;
-                m->dvsize = 0;
-            }
-            return 0;
-        }
-        if (next == m->dv) {
-            size_t dsize = m->dvsize += psize;
-            m->dv = p;
-            set_size_and_pinuse_of_free_chunk(p, dsize);
-            return p;
-        }
+    if (cinuse(next)) {
+        set_free_with_pinuse(p, psize, next);
+    } else if (next == m->top) {
+        m->topsize += psize;
+        m->top = p;
+        p->head = m->topsize | PINUSE_BIT;
+        return 0;
+    } else if (next == m->dv) {
+        m->dvsize += psize;
+        m->dv = p;
+        set_size_and_pinuse_of_free_chunk(p, m->dvsize);
+        return p;
+    } else {
         size_t nsize = chunksize(next);
         /* An overflow out of p lands in next's header: check that next
          * looks like a real free chunk (a sane size, and a boundary tag
@@ -156,18 +128,46 @@ DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
         if (DL_UNLIKELY(nsize < MIN_CHUNK_SIZE || nsize > m->footprint ||
                         CHUNK_AT(next, nsize)->prev_foot != nsize || pinuse(CHUNK_AT(next, nsize))))
             DL_CORRUPTION("free(): corrupted chunk (the next chunk's size or boundary tag is wrong: overflow?)");
-        psize += nsize;
         dl_unlink_chunk(m, next, nsize);
+        psize += nsize;
         set_size_and_pinuse_of_free_chunk(p, psize);
-        if (p == m->dv) {
-            m->dvsize = psize;
-            return p;
-        }
-    } else {
-        set_free_with_pinuse(p, psize, next);
     }
     dl_insert_chunk(m, p, psize);
     return p;
+}
+
+/* dv has grown over the chunk freed just after it and now spans size
+ * bytes. It meets what follows like any free range, and stays the
+ * designated victim unless it joined top. Rare enough that binning it for
+ * a moment costs nothing worth a second copy of the merge. */
+static dl_chunk *extend_dv(dl_state *m, size_t size) {
+    dl_chunk *dv = m->dv;
+    m->dv = 0;
+    m->dvsize = 0;
+    if (dl_merge_with_next(m, dv, size) == 0) return 0;
+    size = chunksize(dv);
+    dl_unlink_chunk(m, dv, size);
+    m->dv = dv;
+    m->dvsize = size;
+    return dv;
+}
+
+/* Frees chunk p of psize bytes whose header may be stale: joins a free
+ * previous chunk, then whatever follows. Returns the free chunk p ended up
+ * in, or NULL when it joined top. */
+DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
+    if (!pinuse(p)) {
+        size_t prevsize = p->prev_foot;
+        dl_chunk *prev = CHUNK_BEFORE(p, prevsize);
+        if (DL_UNLIKELY(!ok_address(m, prev) || prevsize < MIN_CHUNK_SIZE || chunksize(prev) != prevsize))
+            DL_CORRUPTION("corrupted boundary tag: the free chunk before this one has a different size");
+        p->head &= ~CINUSE_BIT; /* a second free of p is then recognised */
+        psize += prevsize;
+        if (prev == m->dv) return extend_dv(m, psize);
+        dl_unlink_chunk(m, prev, prevsize);
+        p = prev;
+    }
+    return dl_merge_with_next(m, p, psize);
 }
 
 /* The always-on checks on a pointer handed to free or realloc. */
@@ -236,6 +236,38 @@ DL_INTERNAL size_t dl_usable_size(const void *mem) {
     return chunksize(p) - CHUNK_OVERHEAD;
 }
 
+/* ======================= splitting in-use chunks ======================= */
+
+/* Cuts in-use heap chunk p in two in-use chunks, the first of `at` bytes;
+ * both parts must be at least MIN_CHUNK_SIZE. Returns the second. */
+static dl_chunk *cut_inuse(dl_state *m, dl_chunk *p, size_t at) {
+    size_t rest = chunksize(p) - at;
+    dl_chunk *back = CHUNK_AT(p, at);
+    set_inuse(m, p, at);
+    set_inuse(m, back, rest);
+    return back;
+}
+
+/* In-use heap chunk p keeps its first nb bytes (nb <= its size) and frees
+ * the rest when that is at least min_tail bytes (MIN_CHUNK_SIZE or more);
+ * a smaller rest stays with p. */
+static void trim_tail(dl_state *m, dl_chunk *p, size_t nb, size_t min_tail) {
+    if (chunksize(p) - nb >= min_tail) {
+        dl_chunk *tail = cut_inuse(m, p, nb);
+        dl_dispose_chunk(m, tail, chunksize(tail));
+    }
+}
+
+/* In-use chunk p gives up its first `lead` bytes (0, or at least
+ * MIN_CHUNK_SIZE); returns the in-use chunk that starts after them. */
+static dl_chunk *trim_lead(dl_state *m, dl_chunk *p, size_t lead) {
+    if (lead == 0) return p;
+    if (is_mmapped(p)) return dl_advance_mapped_chunk(p, lead);
+    dl_chunk *body = cut_inuse(m, p, lead);
+    dl_dispose_chunk(m, p, lead);
+    return body;
+}
+
 /* ======================= resizing ======================= */
 
 /* Resizes in-use chunk p to nb bytes; returns p, or NULL when the
@@ -247,13 +279,7 @@ DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int c
     if (is_mmapped(p)) return dl_mmap_resize(m, p, nb, can_move);
     dl_chunk *next = CHUNK_AT(p, oldsize);
     if (oldsize >= nb) {
-        size_t rsize = oldsize - nb;
-        if (rsize >= MIN_CHUNK_SIZE) {
-            dl_chunk *r = CHUNK_AT(p, nb);
-            set_inuse(m, p, nb);
-            set_inuse(m, r, rsize);
-            dl_dispose_chunk(m, r, rsize);
-        }
+        trim_tail(m, p, nb, MIN_CHUNK_SIZE);
         return p;
     }
     if (next == m->top) {
@@ -286,15 +312,8 @@ DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int c
         size_t nextsize = chunksize(next);
         if (oldsize + nextsize < nb) return 0;
         dl_unlink_chunk(m, next, nextsize);
-        size_t rsize = oldsize + nextsize - nb;
-        if (rsize < MIN_CHUNK_SIZE) {
-            set_inuse(m, p, oldsize + nextsize);
-        } else {
-            dl_chunk *r = CHUNK_AT(p, nb);
-            set_inuse(m, p, nb);
-            set_inuse(m, r, rsize);
-            dl_dispose_chunk(m, r, rsize);
-        }
+        set_inuse(m, p, oldsize + nextsize);
+        trim_tail(m, p, nb, MIN_CHUNK_SIZE);
         return p;
     }
     return 0;
@@ -302,8 +321,18 @@ DL_INTERNAL dl_chunk *dl_resize_chunk(dl_state *m, dl_chunk *p, size_t nb, int c
 
 /* ======================= aligned allocation ======================= */
 
-/* Over-allocates, then frees the lead before the first aligned position
- * that leaves room for a chunk, and the tail beyond the request. */
+/* Bytes from mem to the first multiple of alignment that is either mem
+ * itself or at least MIN_CHUNK_SIZE past it, so that the bytes skipped can
+ * form a free chunk of their own. */
+static size_t lead_to_alignment(const char *mem, size_t alignment) {
+    size_t addr = (size_t)mem;
+    if ((addr & (alignment - 1)) == 0) return 0;
+    size_t target = (addr + MIN_CHUNK_SIZE + alignment - 1) & ~(alignment - 1);
+    return target - addr;
+}
+
+/* Takes a block with room for an aligned chunk of the request wherever the
+ * aligned position falls, then gives back what lies before and after it. */
 DL_INTERNAL void *dl_heap_memalign(dl_state *m, size_t alignment, size_t bytes) {
     if (alignment <= DL_ALIGN) return dl_heap_malloc(m, bytes);
     if (alignment >= MAX_REQUEST || bytes >= MAX_REQUEST - alignment) return 0;
@@ -311,38 +340,15 @@ DL_INTERNAL void *dl_heap_memalign(dl_state *m, size_t alignment, size_t bytes) 
     while (a < alignment) a <<= 1; /* any alignment: round up to a power of two */
     alignment = a;
     size_t nb = REQUEST_TO_SIZE(bytes);
-    size_t req = nb + alignment + MIN_CHUNK_SIZE - CHUNK_OVERHEAD;
-    char *mem = (char *)dl_heap_malloc(m, req);
+    /* The lead is below alignment + MIN_CHUNK_SIZE bytes (see
+     * lead_to_alignment), so this much always leaves nb after it. */
+    char *mem = (char *)dl_heap_malloc(m, nb + alignment + MIN_CHUNK_SIZE - CHUNK_OVERHEAD);
     if (mem == 0) return 0;
-    dl_chunk *p = MEM2CHUNK(mem);
-    if (((size_t)mem & (alignment - 1)) != 0) {
-        char *aligned_mem = (char *)(((size_t)mem + alignment - 1) & ~(alignment - 1));
-        char *br = (char *)MEM2CHUNK(aligned_mem);
-        if ((size_t)(br - (char *)p) < MIN_CHUNK_SIZE) br += alignment;
-        dl_chunk *newp = (dl_chunk *)(void *)br;
-        size_t leadsize = (size_t)(br - (char *)p);
-        size_t newsize = chunksize(p) - leadsize;
-        if (is_mmapped(p)) {
-            newp->prev_foot = p->prev_foot + leadsize;
-            newp->head = newsize | MMAPPED_BIT | INUSE_BITS;
-            ((dl_mapping *)(void *)((char *)newp - newp->prev_foot))->chunk = newp;
-        } else {
-            set_size_and_pinuse_of_inuse_chunk(m, newp, newsize);
-            set_inuse(m, p, leadsize);
-            dl_dispose_chunk(m, p, leadsize);
-        }
-        p = newp;
-    }
-    if (!is_mmapped(p)) {
-        size_t size = chunksize(p);
-        if (size > nb + MIN_CHUNK_SIZE) {
-            size_t rsize = size - nb;
-            dl_chunk *r = CHUNK_AT(p, nb);
-            set_inuse(m, p, nb);
-            set_inuse(m, r, rsize);
-            dl_dispose_chunk(m, r, rsize);
-        }
-    }
+    dl_chunk *p = trim_lead(m, MEM2CHUNK(mem), lead_to_alignment(mem, alignment));
+    /* memalign has always left a tail of exactly one minimal chunk with
+     * the block; freeing it too would move later placements (footprints
+     * included) for the sake of 4 words. */
+    if (!is_mmapped(p)) trim_tail(m, p, nb, MIN_CHUNK_SIZE + DL_ALIGN);
     DL_ASSERT(((size_t)CHUNK2MEM(p) & (alignment - 1)) == 0);
     DL_CHECK_INUSE(m, p);
     return CHUNK2MEM(p);
@@ -382,10 +388,7 @@ DL_INTERNAL void **dl_heap_ialloc(dl_state *m, size_t n, const size_t *sizes, si
     if (total >= MAX_REQUEST) return 0;
 
     /* One chunk from the heap proper: a direct mapping could not be split. */
-    unsigned was = m->flags;
-    m->flags &= ~USE_MMAP_FLAG;
-    char *mem = (char *)dl_heap_malloc(m, total - CHUNK_OVERHEAD);
-    m->flags = was;
+    char *mem = (char *)heap_malloc(m, total - CHUNK_OVERHEAD, 0);
     if (mem == 0) return 0;
 
     dl_chunk *p = MEM2CHUNK(mem);

@@ -48,8 +48,8 @@ DL_API void *create_mspace(size_t capacity, int locked) {
     size_t wanted = capacity == 0 ? dl_mparams.granularity : capacity + MIN_MSPACE_SIZE;
     size_t size = dl_granularity_align(wanted);
     if (size < wanted) return 0;
-    char *base = (char *)custom_mmap(size);
-    if (base == DL_MMAP_FAILED || base == 0) return 0;
+    char *base = (char *)dl_map(size);
+    if (base == 0) return 0;
     return init_user_state(base, size, 0, locked);
 }
 
@@ -100,49 +100,49 @@ DL_API int mspace_track_large_chunks(void *msp, int enable) {
 
 /* ======================= the mspace_ twins of the dl* API ======================= */
 
-DL_API void *mspace_malloc(void *msp, size_t bytes) { return op_malloc(ms(msp), bytes); }
+DL_API void *mspace_malloc(void *msp, size_t bytes) { return dl_op_malloc(ms(msp), bytes); }
 DL_API void mspace_free(void *msp, void *mem) {
-    if (mem != 0) op_free(ms(msp), mem);
+    if (mem != 0) dl_op_free(ms(msp), mem);
 }
 DL_API void *mspace_calloc(void *msp, size_t count, size_t elem_size) {
-    return op_calloc(ms(msp), count, elem_size);
+    return dl_op_calloc(ms(msp), count, elem_size);
 }
 DL_API void *mspace_realloc(void *msp, void *mem, size_t bytes) {
-    return op_realloc(ms(msp), mem, bytes);
+    return dl_op_realloc(ms(msp), mem, bytes);
 }
 DL_API void *mspace_realloc_in_place(void *msp, void *mem, size_t bytes) {
-    return op_realloc_in_place(ms(msp), mem, bytes);
+    return dl_op_realloc_in_place(ms(msp), mem, bytes);
 }
 DL_API void *mspace_memalign(void *msp, size_t alignment, size_t bytes) {
-    return op_memalign(ms(msp), alignment, bytes);
+    return dl_op_memalign(ms(msp), alignment, bytes);
 }
 DL_API void **mspace_independent_calloc(void *msp, size_t n, size_t elem_size, void **chunks) {
-    return op_ialloc(ms(msp), n, 0, elem_size, 1, chunks);
+    return dl_op_ialloc(ms(msp), n, 0, elem_size, 1, chunks);
 }
 DL_API void **mspace_independent_comalloc(void *msp, size_t n, const size_t *sizes,
                                           void **chunks) {
-    return op_ialloc(ms(msp), n, sizes, 0, 0, chunks);
+    return dl_op_ialloc(ms(msp), n, sizes, 0, 0, chunks);
 }
 DL_API size_t mspace_bulk_free(void *msp, void **array, size_t n) {
-    return op_bulk_free(ms(msp), array, n);
+    return dl_op_bulk_free(ms(msp), array, n);
 }
 DL_API size_t mspace_bulk_malloc(void *msp, size_t bytes, void **array, size_t n) {
-    return op_bulk_malloc(ms(msp), bytes, array, n);
+    return dl_op_bulk_malloc(ms(msp), bytes, array, n);
 }
-DL_API int mspace_trim(void *msp, size_t pad) { return op_trim(ms(msp), pad); }
+DL_API int mspace_trim(void *msp, size_t pad) { return dl_op_trim(ms(msp), pad); }
 DL_API size_t mspace_usable_size(const void *mem) { return mem == 0 ? 0 : dl_usable_size(mem); }
-DL_API size_t mspace_footprint(void *msp) { return read_word(&ms(msp)->footprint); }
-DL_API size_t mspace_max_footprint(void *msp) { return read_word(&ms(msp)->max_footprint); }
-DL_API size_t mspace_footprint_limit(void *msp) { return read_word(&ms(msp)->footprint_limit); }
+DL_API size_t mspace_footprint(void *msp) { return dl_read_stat(&ms(msp)->footprint); }
+DL_API size_t mspace_max_footprint(void *msp) { return dl_read_stat(&ms(msp)->max_footprint); }
+DL_API size_t mspace_footprint_limit(void *msp) { return dl_read_stat(&ms(msp)->footprint_limit); }
 DL_API size_t mspace_set_footprint_limit(void *msp, size_t bytes) {
-    return op_set_footprint_limit(ms(msp), bytes);
+    return dl_op_set_footprint_limit(ms(msp), bytes);
 }
-DL_API struct mallinfo mspace_mallinfo(void *msp) { return op_mallinfo(ms(msp)); }
-DL_API int mspace_mallopt(int param, int value) { return op_mallopt(param, value); }
+DL_API struct mallinfo mspace_mallinfo(void *msp) { return dl_op_mallinfo(ms(msp)); }
+DL_API int mspace_mallopt(int param, int value) { return dl_op_mallopt(param, value); }
 DL_API void mspace_inspect_all(void *msp, void (*handler)(void *, void *, size_t, void *),
                                void *arg) {
-    op_inspect_all(ms(msp), handler, arg);
+    dl_op_inspect_all(ms(msp), handler, arg);
 }
 DL_API size_t mspace_check(void *msp, dl_check_report report, void *arg) {
-    return op_check(ms(msp), report, arg);
+    return dl_op_check(ms(msp), report, arg);
 }

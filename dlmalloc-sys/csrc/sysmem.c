@@ -27,10 +27,8 @@ static void note_growth(dl_state *m, char *base, size_t more) {
 
 static void *map_pages(dl_state *m, size_t size) {
     if (!dl_footprint_allows(m, size)) return 0;
-    void *base = custom_mmap(size);
-    if (base == DL_MMAP_FAILED || base == 0) return 0;
-    if (DL_UNLIKELY(((size_t)base & (dl_mparams.page_size - 1)) != 0))
-        DL_CORRUPTION("custom_mmap returned memory that is not page aligned");
+    void *base = dl_map(size);
+    if (base == 0) return 0;
     note_growth(m, (char *)base, size);
     return base;
 }
@@ -53,6 +51,18 @@ DL_INTERNAL void dl_init_top(dl_state *m, dl_chunk *p, size_t psize) {
     m->topsize = psize;
     p->head = psize | PINUSE_BIT;
     m->trim_check = dl_mparams.trim_threshold;
+}
+
+/* Splits nb bytes off the front of top; the caller checked nb < topsize, so
+ * top keeps at least a minimal chunk. */
+DL_INTERNAL void *dl_take_from_top(dl_state *m, size_t nb) {
+    dl_chunk *p = m->top;
+    size_t rsize = m->topsize -= nb;
+    dl_chunk *r = m->top = CHUNK_AT(p, nb);
+    r->head = rsize | PINUSE_BIT;
+    set_size_and_pinuse_of_inuse_chunk(m, p, nb);
+    DL_CHECK_INUSE(m, p);
+    return CHUNK2MEM(p);
 }
 
 /* The first segment of a heap whose state lives elsewhere (the global heap). */
@@ -94,34 +104,16 @@ static void add_segment(dl_state *m, char *base, size_t size, size_t sflags) {
     }
 }
 
-/* New memory [base, base+size) lies just below segment sp. Carve the request
- * from its start and merge the rest with sp's first chunk. */
-static void *prepend_alloc(dl_state *m, char *base, size_t size, dl_segment *sp, size_t nb) {
+/* New memory [base, base+size) lies just below segment sp, which grows
+ * down over it. The request takes the new memory's first nb bytes; the rest
+ * is free space in front of sp's old first chunk and is merged with it as
+ * any freed chunk would be. */
+static void *grow_segment_down(dl_state *m, char *base, size_t size, dl_segment *sp, size_t nb) {
     dl_chunk *p = (dl_chunk *)(void *)base;
-    dl_chunk *oldfirst = (dl_chunk *)(void *)sp->base;
     sp->base = base;
     sp->size += size;
-    dl_chunk *q = CHUNK_AT(p, nb);
-    size_t qsize = size - nb;
     set_size_and_pinuse_of_inuse_chunk(m, p, nb);
-    if (oldfirst == m->top) {
-        m->topsize += qsize;
-        m->top = q;
-        q->head = m->topsize | PINUSE_BIT;
-    } else if (oldfirst == m->dv) {
-        m->dvsize += qsize;
-        m->dv = q;
-        set_size_and_pinuse_of_free_chunk(q, m->dvsize);
-    } else {
-        if (!cinuse(oldfirst)) {
-            size_t nsize = chunksize(oldfirst);
-            dl_unlink_chunk(m, oldfirst, nsize);
-            oldfirst = CHUNK_AT(oldfirst, nsize);
-            qsize += nsize;
-        }
-        set_free_with_pinuse(q, qsize, oldfirst);
-        dl_insert_chunk(m, q, qsize);
-    }
+    dl_merge_with_next(m, CHUNK_AT(p, nb), size - nb);
     DL_CHECK_INUSE(m, p);
     return CHUNK2MEM(p);
 }
@@ -154,6 +146,17 @@ static void unlink_mapping(dl_state *m, dl_mapping *map) {
 
 static dl_mapping *mapping_of(const dl_chunk *p) {
     return (dl_mapping *)(void *)((char *)p - p->prev_foot);
+}
+
+/* Moves the start of directly mapped chunk p lead bytes forward and returns
+ * the chunk there. Part of a page cannot be unmapped, so the skipped bytes
+ * stay in the mapping, between its header and the chunk. */
+DL_INTERNAL dl_chunk *dl_advance_mapped_chunk(dl_chunk *p, size_t lead) {
+    dl_chunk *q = CHUNK_AT(p, lead);
+    q->prev_foot = p->prev_foot + lead;
+    q->head = (chunksize(p) - lead) | MMAPPED_BIT | INUSE_BITS;
+    mapping_of(q)->chunk = q;
+    return q;
 }
 
 static void *mmap_alloc(dl_state *m, size_t nb) {
@@ -192,7 +195,7 @@ DL_INTERNAL void dl_unmap_chunk(dl_state *m, dl_chunk *p) {
  * stay right and only the neighbours' links to it change. Returns the chunk,
  * or NULL with the old mapping untouched. */
 static dl_chunk *grow_mapping(dl_state *m, dl_chunk *p, size_t nb, int can_move) {
-    if (!DL_HAVE_MREMAP_HOOK()) return 0;
+    if (!dl_can_remap()) return 0;
     dl_mapping *map = mapping_of(p);
     size_t offset = p->prev_foot;
     size_t oldmapsize = map->size;
@@ -201,12 +204,8 @@ static dl_chunk *grow_mapping(dl_state *m, dl_chunk *p, size_t nb, int can_move)
         DL_CORRUPTION("corrupted mapping header of a large chunk");
     size_t more = newmapsize - oldmapsize;
     if (!dl_footprint_allows(m, more)) return 0;
-    char *mm = (char *)custom_mremap(map, oldmapsize, newmapsize, can_move);
-    if (mm == DL_MMAP_FAILED || mm == 0) return 0;
-    if (DL_UNLIKELY(((size_t)mm & (dl_mparams.page_size - 1)) != 0))
-        DL_CORRUPTION("custom_mremap returned memory that is not page aligned");
-    if (DL_UNLIKELY(!can_move && mm != (char *)map))
-        DL_CORRUPTION("custom_mremap moved a mapping it was asked to grow in place");
+    char *mm = dl_remap(map, oldmapsize, newmapsize, can_move);
+    if (mm == 0) return 0;
     map = (dl_mapping *)(void *)mm;
     map->prev->next = map;
     map->next->prev = map;
@@ -271,9 +270,11 @@ static int holds_state(const dl_state *m, const dl_segment *sp) {
 }
 
 /* Gets system memory for a request of nb bytes (chunk size) that no bin,
- * dv or top could serve. Returns the user pointer or NULL. */
-DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb) {
-    if ((m->flags & USE_MMAP_FLAG) && nb >= dl_mparams.mmap_threshold) {
+ * dv or top could serve; a large one gets a mapping of its own unless the
+ * caller or the heap forbids it (may_map 0, or no USE_MMAP_FLAG). Returns
+ * the user pointer or NULL. */
+DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb, int may_map) {
+    if (may_map && (m->flags & USE_MMAP_FLAG) && nb >= dl_mparams.mmap_threshold) {
         void *mem = mmap_alloc(m, nb);
         if (mem != 0) return mem;
     }
@@ -290,19 +291,10 @@ DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb) {
     } else {
         dl_segment *below = segment_starting_at(m, base + asize);
         if (m->top != 0 && below != 0 && !(below->flags & SEG_EXTERN) && !holds_state(m, below))
-            return prepend_alloc(m, base, asize, below, nb);
+            return grow_segment_down(m, base, asize, below, nb);
         add_segment(m, base, asize, 0);
     }
-    if (nb < m->topsize) {
-        dl_chunk *p = m->top;
-        size_t rsize = m->topsize -= nb;
-        dl_chunk *r = m->top = CHUNK_AT(p, nb);
-        r->head = rsize | PINUSE_BIT;
-        set_size_and_pinuse_of_inuse_chunk(m, p, nb);
-        DL_CHECK_INUSE(m, p);
-        return CHUNK2MEM(p);
-    }
-    return 0;
+    return nb < m->topsize ? dl_take_from_top(m, nb) : 0;
 }
 
 /* ======================= giving memory back ======================= */

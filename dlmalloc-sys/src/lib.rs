@@ -10,10 +10,19 @@
 //!
 //! # The platform contract
 //!
-//! The core knows nothing about the machine it runs on. It calls the
-//! following functions, which exactly one crate in the final program must
-//! define with `#[unsafe(no_mangle)]` (a platform crate, or your own code).
-//! Forgetting them is a link error naming `custom_mmap` and friends.
+//! The core knows nothing about the machine it runs on. It asks C-ABI hook
+//! functions for pages (`custom_mmap`, `custom_munmap`), for a lock that
+//! lives in one pointer-sized slot (`init_lock`, `final_lock`,
+//! `acquire_lock`, `release_lock`) and to stop on detected corruption
+//! (`custom_abort`); `custom_page_size` and `custom_mremap` are optional.
+//! Exactly one crate in the final program must define them with
+//! `#[unsafe(no_mangle)]`: a platform crate, or your own code. Forgetting
+//! them is a link error naming `custom_mmap` and friends. In short, a hook
+//! never allocates through this allocator, page hooks may run concurrently,
+//! and `custom_mmap` fails with `(void*)-1`. What each hook must guarantee,
+//! and exactly which ranges the core hands back, is stated once, in
+//! `csrc/dl_hooks.h` (shipped with this crate; C code finds it through
+//! `DEP_DLMALLOC_INCLUDE`). Their Rust signatures:
 //!
 //! ```text
 //! unsafe extern "C" fn custom_mmap(len: usize) -> *mut c_void
@@ -23,62 +32,11 @@
 //! unsafe extern "C" fn acquire_lock(lock: *mut *mut c_void)
 //! unsafe extern "C" fn release_lock(lock: *mut *mut c_void)
 //! unsafe extern "C" fn custom_abort(msg: *const c_char, file: *const c_char, line: u32) -> !
-//! ```
-//!
-//! What an implementor must guarantee:
-//!
-//! - **Every hook may run with a heap lock held. A hook must never allocate
-//!   through this allocator** (it would re-enter the held lock and deadlock).
-//! - `custom_mmap(len)` returns `len` bytes, aligned to the page size,
-//!   readable and writable, or `(void*)-1` (`usize::MAX as *mut c_void`) on
-//!   failure (null is also taken as failure). The memory need not be zeroed.
-//!   `len` is always a multiple of the page size. A result that is not page
-//!   aligned ends in `custom_abort`.
-//! - `custom_munmap(ptr, len)` returns 0 on success and -1 on failure. The
-//!   core passes a whole range it got from `custom_mmap`, a run of adjacent
-//!   such ranges (the core merges neighbouring mappings into one segment),
-//!   the page-aligned tail of such a range or run (trimming the heap's top,
-//!   shrinking a large block in place), or what remains of one after such a
-//!   tail was given back. A platform whose mappings cannot be split or
-//!   joined returns -1 for those calls: the core then keeps using the range,
-//!   and nothing is lost.
-//! - The page hooks can run **concurrently**: different heaps (mspaces) hold
-//!   different locks, and `create_mspace`, `destroy_mspace` and unlocked
-//!   mspaces call them under no lock at all. A platform whose pages come from
-//!   shared state (a pool, an arena) guards it with a lock of its own.
-//! - The four lock hooks manage a lock that lives in one pointer-sized slot,
-//!   zero before `init_lock`. `acquire_lock` blocks until the caller owns
-//!   the lock; the core never takes a lock it already holds, but it may hold
-//!   several different locks at once (the fork handlers take every heap's
-//!   lock). The core initialises one lock for its registry of mspaces and
-//!   one per locked heap; `final_lock` is called only by `destroy_mspace`, on
-//!   an unlocked lock, just before the slot's memory may disappear; in the
-//!   child of a `fork` the slot is zeroed and `init_lock` called again.
-//!   Empty bodies are correct for a single-threaded program.
-//! - `custom_abort(msg, file, line)` never returns and must not allocate.
-//!   `msg` is ASCII and names the detected problem (double free, corrupted
-//!   chunk, ...); `file` is the C source file that detected it.
-//! - `memcpy` and `memset` come from the C library or from Rust's
-//!   compiler-builtins; nothing to do on most targets.
-//!
-//! Two optional hooks are looked up weakly on ELF and Mach-O targets (never
-//! on Windows or UEFI); a platform that does not define them links and runs
-//! unchanged:
-//!
-//! ```text
-//! extern "C" fn custom_page_size() -> usize   // the system page size, a power of two
+//! // optional: weak references where the target has them (see dl_hooks.h)
+//! extern "C" fn custom_page_size() -> usize
 //! extern "C" fn custom_mremap(old: *mut c_void, old_len: usize, new_len: usize, may_move: i32)
-//!     -> *mut c_void                          // grow a mapping (Linux: mremap); (void*)-1 = cannot
+//!     -> *mut c_void
 //! ```
-//!
-//! Without `custom_mremap` a directly mapped block grows by a copy into a
-//! new mapping. Without `custom_page_size` the core assumes 4096-byte pages;
-//! when defined, it is called once, by the first call into the allocator
-//! (from any thread, before any lock exists), and its value is kept; a value that is not a power of two ends in
-//! `custom_abort`, and the granularity is raised to it if smaller. A weak
-//! reference does not pull an object file out of a static library, so a
-//! platform should make `custom_mmap` call `custom_page_size` (then both are
-//! linked whenever the core is).
 //!
 //! The first call into the allocator sets the core up; threads that make
 //! their first call at that same moment busy-wait for it. On an RTOS with
@@ -90,7 +48,7 @@
 //! `DEFAULT_MMAP_GRANULARITY` (environment variable read by the build
 //! script): the unit in which the core asks for system memory, decimal or
 //! `0x` hex, a power of two, default 2 MiB. Cargo features: `footers`
-//! (owner tags on every chunk), `debug` (internal assertions),
+//! (owner tags on every chunk), `debug` (cheap and internal assertions),
 //! `debug-heap-walk` (a whole-heap check after every operation).
 #![no_std]
 #![deny(missing_docs)]
