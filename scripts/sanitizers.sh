@@ -85,13 +85,13 @@ asan() {
 #    objects memcheck then reports as definitely lost (not a leak of ours);
 #    ASan runs them.
 #  - c_warnings: compiles the core with cc; nothing for memcheck.
-#  - stress_threads, mspace_threads, lock_contention, lock_sleeps,
+#  - stress_threads, lock_contention, lock_sleeps,
 #    mspace_alloc_race: many threads, which memcheck serialises; slow and
 #    covered by ASan.
 #  - mremap_growth: asserts where the kernel places and grows mappings;
 #    valgrind places them itself.
 valgrind_skip_binaries=" fork mspace_fork fork_while_allocating thread_cache_fork c_warnings
-    stress_threads mspace_threads lock_contention lock_sleeps mspace_alloc_race mremap_growth "
+    stress_threads lock_contention lock_sleeps mspace_alloc_race mremap_growth "
 # Tests that assert where the kernel puts a mapping (valgrind chooses
 # differently) or how much address space a heap may reserve.
 valgrind_skip_tests=(--skip realloc_in_place_never_moves --skip footprint_limit_is_enforced)

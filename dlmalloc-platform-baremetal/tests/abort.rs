@@ -7,9 +7,9 @@
 
 use std::env;
 use std::ffi::CStr;
-use std::process::Command;
 
 use dlmalloc_platform_baremetal::custom_abort;
+use dlmalloc_test_support::run_child;
 
 dlmalloc_platform_baremetal::no_static_arena!();
 
@@ -41,12 +41,7 @@ fn panic_in_child(test_name: &str, action: impl FnOnce()) -> String {
         action();
         unreachable!("the child's action returned");
     }
-    let exe = env::current_exe().expect("the test binary's path");
-    let output = Command::new(exe)
-        .env(CHILD, "1")
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
-        .output()
-        .expect("re-running the test binary");
+    let output = run_child(test_name, CHILD, "1");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(
         output.status.code(),

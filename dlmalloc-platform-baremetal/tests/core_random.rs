@@ -13,6 +13,7 @@ use dlmalloc_sys::{
     dlcalloc, dlfree, dlmalloc, dlmalloc_footprint, dlmalloc_trim, dlmalloc_usable_size,
     dlmemalign, dlrealloc,
 };
+use dlmalloc_test_support::{Rng, all_zero, assert_pattern, fill};
 
 const ARENA: usize = 8 << 20;
 dlmalloc_platform_baremetal::static_arena!(ARENA);
@@ -20,30 +21,13 @@ dlmalloc_platform_baremetal::static_arena!(ARENA);
 const OPS: usize = 60_000;
 const CHECK_EVERY: usize = 250;
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Mostly small sizes, some medium, a few large (direct mappings).
-    fn size(&mut self) -> usize {
-        match self.below(100) {
-            0..=69 => 1 + self.below(256),
-            70..=94 => 1 + self.below(16 << 10),
-            95..=98 => 1 + self.below(200 << 10),
-            _ => (256 << 10) + self.below(1 << 20),
-        }
+/// Mostly small sizes, some medium, a few large (direct mappings).
+fn size(rng: &mut Rng) -> usize {
+    match rng.below(100) {
+        0..=69 => 1 + rng.below(256),
+        70..=94 => 1 + rng.below(16 << 10),
+        95..=98 => 1 + rng.below(200 << 10),
+        _ => (256 << 10) + rng.below(1 << 20),
     }
 }
 
@@ -51,57 +35,19 @@ impl Rng {
 struct Block {
     ptr: *mut u8,
     size: usize,
-    seed: u8,
+    seed: u64,
 }
 
-/// The byte at `i` of a block with pattern `seed`.
-fn pattern(seed: u8, i: usize) -> u8 {
-    seed.wrapping_add((i as u8).wrapping_mul(31)) ^ (i >> 8) as u8
-}
-
-/// The offsets of a `size`-byte block that carry the pattern: every byte of
-/// a block up to 2 KiB; of a larger one, the first and last KiB and every
-/// 61st byte between (the test runs unoptimised, and blocks reach 1.25 MiB).
-fn offsets(size: usize) -> impl Iterator<Item = usize> {
-    let edge = 1024.min(size);
-    let middle = if size > 2 * edge {
-        (edge..size - edge).step_by(61)
-    } else {
-        (0..0).step_by(1)
-    };
-    (0..edge)
-        .chain(middle)
-        .chain(size.saturating_sub(edge).max(edge)..size)
-}
-
-/// Writes the pattern `seed` into a `size`-byte block.
-///
-/// # Safety
-///
-/// `ptr` must be valid for `size` bytes of writes; anything else is
-/// undefined behavior.
-unsafe fn fill(ptr: *mut u8, size: usize, seed: u8) {
-    for i in offsets(size) {
-        // SAFETY: `i < size`, inside the block.
-        unsafe { ptr.add(i).write(pattern(seed, i)) };
-    }
-}
-
-/// Checks the pattern `seed` written into a `size`-byte block, in its first
-/// `len` bytes (all of them unless it was shrunk).
+/// Checks the pattern `seed` written into a block, in its first `len` bytes
+/// (all of them unless it was shrunk).
 ///
 /// # Safety
 ///
 /// `ptr` must be valid for `len` bytes of reads; anything else is undefined
 /// behavior.
-unsafe fn verify(ptr: *const u8, size: usize, len: usize, seed: u8, op: usize) {
-    for i in offsets(size).take_while(|&i| i < len) {
-        // SAFETY: `i < len`, inside the block.
-        let byte = unsafe { ptr.add(i).read() };
-        if byte != pattern(seed, i) {
-            panic!("op {op}: byte {i} of a {size}-byte block at {ptr:p} was overwritten");
-        }
-    }
+unsafe fn verify(ptr: *const u8, len: usize, seed: u64, op: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { assert_pattern(ptr, 0, len, seed, &format!("op {op}")) };
 }
 
 fn heap_check(op: usize) {
@@ -126,19 +72,19 @@ fn assert_accounting(op: usize) -> ArenaStats {
 
 #[test]
 fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
-    let mut rng = Rng(0xBA5E_BA11);
+    let mut rng = Rng::new(0xBA5E_BA11);
     let mut live: Vec<Block> = Vec::new();
     let mut live_bytes = 0usize;
     let (mut null_results, mut direct_maps, mut trims) = (0usize, 0usize, 0usize);
 
     for op in 0..OPS {
-        let seed = op as u8;
+        let seed = op as u64;
         // Keep the heap from filling the arena for good: free more when full.
         let bias = if live_bytes > ARENA / 2 { 30 } else { 0 };
         match rng.below(100) + bias {
             // malloc
             0..=29 => {
-                let size = rng.size();
+                let size = size(&mut rng);
                 // SAFETY: a plain allocation.
                 let p = unsafe { dlmalloc(size) }.cast::<u8>();
                 if p.is_null() {
@@ -151,14 +97,14 @@ fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
                 // SAFETY: a live block of at least `size` bytes.
                 unsafe {
                     assert!(dlmalloc_usable_size(p.cast()) >= size);
-                    fill(p, size, seed);
+                    fill(p, 0, size, seed);
                 }
                 live.push(Block { ptr: p, size, seed });
                 live_bytes += size;
             }
             // calloc
             30..=37 => {
-                let size = rng.size().min(64 << 10);
+                let size = size(&mut rng).min(64 << 10);
                 let (count, elem) = if size % 8 == 0 {
                     (size / 8, 8)
                 } else {
@@ -172,9 +118,8 @@ fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
                 }
                 // SAFETY: a live, zeroed block of `size` bytes.
                 unsafe {
-                    let bytes = std::slice::from_raw_parts(p, size);
-                    assert!(bytes.iter().all(|&b| b == 0), "op {op}: calloc not zeroed");
-                    fill(p, size, seed);
+                    assert!(all_zero(p, size), "op {op}: calloc not zeroed");
+                    fill(p, 0, size, seed);
                 }
                 live.push(Block { ptr: p, size, seed });
                 live_bytes += size;
@@ -182,7 +127,7 @@ fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
             // memalign
             38..=42 => {
                 let align = 1usize << (4 + rng.below(10)); // 16 B .. 8 KiB
-                let size = rng.size().min(128 << 10);
+                let size = size(&mut rng).min(128 << 10);
                 // SAFETY: a plain allocation.
                 let p = unsafe { dlmemalign(align, size) }.cast::<u8>();
                 if p.is_null() {
@@ -195,34 +140,34 @@ fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
                     "op {op}: memalign({align}) misaligned"
                 );
                 // SAFETY: a live block of at least `size` bytes.
-                unsafe { fill(p, size, seed) };
+                unsafe { fill(p, 0, size, seed) };
                 live.push(Block { ptr: p, size, seed });
                 live_bytes += size;
             }
             // realloc
             43..=57 if !live.is_empty() => {
                 let i = rng.below(live.len());
-                let new_size = rng.size();
+                let new_size = size(&mut rng);
                 let Block {
                     ptr,
                     size,
                     seed: old_seed,
                 } = live[i];
                 // SAFETY: `ptr` is live with `size` pattern bytes.
-                unsafe { verify(ptr, size, size, old_seed, op) };
+                unsafe { verify(ptr, size, old_seed, op) };
                 // SAFETY: `ptr` is a live block; on success it is replaced.
                 let q = unsafe { dlrealloc(ptr.cast(), new_size) }.cast::<u8>();
                 if q.is_null() {
                     // The old block is untouched.
                     null_results += 1;
                     // SAFETY: still live.
-                    unsafe { verify(ptr, size, size, old_seed, op) };
+                    unsafe { verify(ptr, size, old_seed, op) };
                     continue;
                 }
                 // SAFETY: `q` holds the old contents up to the smaller size.
                 unsafe {
-                    verify(q, size, size.min(new_size), old_seed, op);
-                    fill(q, new_size, seed);
+                    verify(q, size.min(new_size), old_seed, op);
+                    fill(q, 0, new_size, seed);
                 }
                 live[i] = Block {
                     ptr: q,
@@ -242,7 +187,7 @@ fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
                 let block = live.swap_remove(i);
                 // SAFETY: the block is live, verified, then freed once.
                 unsafe {
-                    verify(block.ptr, block.size, block.size, block.seed, op);
+                    verify(block.ptr, block.size, block.seed, op);
                     dlfree(block.ptr.cast::<c_void>());
                 }
                 live_bytes -= block.size;
@@ -258,7 +203,7 @@ fn randomized_operations_keep_the_heap_and_the_arena_consistent() {
     for block in live.drain(..) {
         // SAFETY: every remaining block is verified and freed once.
         unsafe {
-            verify(block.ptr, block.size, block.size, block.seed, OPS);
+            verify(block.ptr, block.size, block.seed, OPS);
             dlfree(block.ptr.cast());
         }
     }

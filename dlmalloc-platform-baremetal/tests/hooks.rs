@@ -6,27 +6,19 @@
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use dlmalloc_platform_baremetal::{
     ArenaStats, PAGE_SIZE, StaticArena, acquire_lock, add_region, arena_stats, custom_mmap,
     custom_munmap, custom_page_size, final_lock, init_lock, release_lock,
 };
+// The tests share the global page allocator: one at a time (`serial`).
+use dlmalloc_test_support::serial;
 
 const ARENA: usize = 256 * 1024;
 dlmalloc_platform_baremetal::static_arena!(ARENA);
 
 /// The failure value of `custom_mmap`: `(void*)-1`.
 const MMAP_FAILED: *mut c_void = usize::MAX as *mut c_void;
-
-/// The tests share the global page allocator: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 #[test]
 fn page_size_is_4096() {

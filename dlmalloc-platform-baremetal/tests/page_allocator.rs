@@ -5,6 +5,7 @@
 use std::ptr::NonNull;
 
 use dlmalloc_platform_baremetal::{FreeError, MAX_REGIONS, PAGE_SIZE, PageAllocator};
+use dlmalloc_test_support::Rng;
 
 // The crate's hooks are linked into every binary that uses it, and they
 // refer to the arena symbol; this test uses no hooks.
@@ -403,23 +404,6 @@ fn the_region_table_is_bounded() {
     pages.check().unwrap();
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn randomized_against_a_bitmap_model() {
     // Two regions with a gap between them, so runs never merge across it.
@@ -461,7 +445,7 @@ fn randomized_against_a_bitmap_model() {
             }
         }
     };
-    let mut rng = Rng(0x5EED_1234);
+    let mut rng = Rng::new(0x5EED_1234);
     let (mut allocs, mut failures, mut frees) = (0, 0, 0);
 
     for op in 0..10_000 {

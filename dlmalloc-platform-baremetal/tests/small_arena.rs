@@ -13,23 +13,15 @@
 
 use std::ffi::c_void;
 use std::mem::size_of;
-use std::sync::{Mutex, MutexGuard};
 
 use dlmalloc::DLMalloc;
 use dlmalloc_platform_baremetal::arena_stats;
 use dlmalloc_sys::{dlfree, dlmalloc, dlmalloc_usable_size};
+// The tests share the one heap: they run one at a time, each leaving it empty.
+use dlmalloc_test_support::serial;
 
 const ARENA: usize = 64 * 1024;
 dlmalloc_platform_baremetal::static_arena!(ARENA);
-
-/// The tests share the one heap: they run one at a time, each leaving it empty.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// What filling the heap with one block size achieved.
 struct Fill {

@@ -4,14 +4,10 @@
 //! block's contents are verified; afterwards the heap checks clean and every
 //! page is accounted for.
 
-use std::ffi::c_void;
-
 use dlmalloc::DLMalloc;
 use dlmalloc_platform_baremetal::arena_stats;
-use dlmalloc_sys::{
-    Mspace, create_mspace, destroy_mspace, dlfree, dlmalloc, dlmalloc_footprint, mspace_free,
-    mspace_malloc,
-};
+use dlmalloc_sys::{create_mspace, destroy_mspace, dlmalloc_footprint};
+use dlmalloc_test_support::{Heap, Rng, assert_pattern, fill};
 
 const ARENA: usize = 16 << 20;
 dlmalloc_platform_baremetal::static_arena!(ARENA);
@@ -20,54 +16,13 @@ const GLOBAL_THREADS: usize = 2;
 const MSPACE_THREADS: usize = 2;
 const ROUNDS: usize = 20_000;
 
-/// Either the global heap or one mspace.
-#[derive(Clone, Copy)]
-enum Heap {
-    Global,
-    Own(Mspace),
-}
-
-impl Heap {
-    fn malloc(self, size: usize) -> *mut u8 {
-        // SAFETY: plain allocations; an mspace handle is live while its
-        // thread runs.
-        unsafe {
-            match self {
-                Heap::Global => dlmalloc(size),
-                Heap::Own(msp) => mspace_malloc(msp, size),
-            }
-        }
-        .cast()
-    }
-
-    /// # Safety
-    ///
-    /// `p` must be a live block of this heap; freeing anything else is
-    /// undefined behavior.
-    unsafe fn free(self, p: *mut u8) {
-        // SAFETY: the caller guarantees a live block of this heap.
-        unsafe {
-            match self {
-                Heap::Global => dlfree(p.cast::<c_void>()),
-                Heap::Own(msp) => mspace_free(msp, p.cast()),
-            }
-        }
-    }
-}
-
 /// Allocates, writes, verifies and frees blocks of varied sizes (large ones
 /// are direct mappings: they go straight to the page allocator and back).
 fn churn(heap: Heap, seed: u64) {
-    let mut state = seed;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
+    let mut rng = Rng::new(seed);
+    let mut live: Vec<(*mut u8, usize, u64)> = Vec::new();
     for round in 0..ROUNDS {
-        let r = next();
+        let r = rng.next_u64();
         if live.len() < 64 && r % 3 != 0 {
             let size = match r % 50 {
                 0 => 300 << 10,
@@ -76,21 +31,15 @@ fn churn(heap: Heap, seed: u64) {
             };
             let p = heap.malloc(size);
             assert!(!p.is_null(), "out of memory at round {round}");
-            let tag = round as u8;
+            let tag = round as u64;
             // SAFETY: a live block of `size` bytes.
-            unsafe {
-                p.write(tag);
-                p.add(size / 2).write(tag);
-                p.add(size - 1).write(tag);
-            }
+            unsafe { fill(p, 0, size, tag) };
             live.push((p, size, tag));
         } else if !live.is_empty() {
             let (p, size, tag) = live.swap_remove((r >> 16) as usize % live.len());
             // SAFETY: the block is live, verified, and freed once.
             unsafe {
-                assert_eq!(p.read(), tag);
-                assert_eq!(p.add(size / 2).read(), tag);
-                assert_eq!(p.add(size - 1).read(), tag);
+                assert_pattern(p, 0, size, tag, &format!("round {round}"));
                 heap.free(p);
             }
         }
@@ -105,14 +54,15 @@ fn churn(heap: Heap, seed: u64) {
 fn global_heap_and_mspaces_share_the_arena_concurrently() {
     std::thread::scope(|scope| {
         for t in 0..GLOBAL_THREADS {
-            scope.spawn(move || churn(Heap::Global, 0x1234_5678 + t as u64));
+            scope.spawn(move || churn(Heap::GLOBAL, 0x1234_5678 + t as u64));
         }
         for t in 0..MSPACE_THREADS {
             scope.spawn(move || {
                 // SAFETY: creates an unlocked heap used by this thread only.
                 let msp = unsafe { create_mspace(64 << 10, 0) };
                 assert!(!msp.is_null());
-                churn(Heap::Own(msp), 0x9ABC_DEF0 + t as u64);
+                // SAFETY: live until destroyed below, used by this thread.
+                churn(unsafe { Heap::mspace(msp) }, 0x9ABC_DEF0 + t as u64);
                 // SAFETY: every block was freed; the heap is not used again.
                 unsafe { destroy_mspace(msp) };
             });

@@ -4,10 +4,10 @@
 
 use std::env;
 use std::ffi::{CStr, CString};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use dlmalloc_platform_std::custom_abort;
+use dlmalloc_test_support::{assert_aborted, run_child};
 
 /// Set in the child's environment: tells the test to abort instead of
 /// spawning.
@@ -22,31 +22,8 @@ fn abort_in_child(test_name: &str, msg: &CStr, file: Option<&CStr>, line: u32) -
         // SAFETY: both are null or NUL-terminated strings.
         unsafe { custom_abort(msg.as_ptr(), file, line) };
     }
-    let exe = env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe);
-    child
-        .env(CHILD, "1")
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"]);
-    // SAFETY: setrlimit is async-signal-safe and touches no parent state;
-    // it keeps the expected SIGABRT from writing a core file.
-    unsafe {
-        child.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-            Ok(())
-        });
-    }
-    let output = child.output().expect("re-running the test binary");
-    assert_eq!(
-        output.status.signal(),
-        Some(libc::SIGABRT),
-        "the child should die by SIGABRT; it ended with {:?}, stderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = run_child(test_name, CHILD, "1");
+    assert_aborted(test_name, &output);
     output
 }
 

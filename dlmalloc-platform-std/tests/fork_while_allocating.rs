@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use dlmalloc::{DLMalloc, Locked, Mspace, raw};
 use dlmalloc_platform_std as _;
+use dlmalloc_test_support::{all_zero, fill, first_mismatch};
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
@@ -76,8 +77,8 @@ enum Heap {
     Shared(raw::Mspace),
 }
 
-/// A block of one heap, filled with `tag` except for its first word, which
-/// holds a hash of `tag` (so a header written over the block stands out).
+/// A block of one heap, filled with the shared test pattern for `tag` (a
+/// header written over the block, or a neighbour's bytes, stand out).
 struct Block {
     ptr: *mut u8,
     layout: Layout,
@@ -110,7 +111,7 @@ impl Heap {
             return Err(Failure::Corrupt);
         }
         let mut block = Block { ptr, layout, tag };
-        if zeroed && block.bytes().iter().any(|&byte| byte != 0) {
+        if zeroed && !block.zeroed() {
             return Err(Failure::Corrupt);
         }
         block.fill(0);
@@ -177,45 +178,23 @@ impl Heap {
 }
 
 impl Block {
-    /// The block's bytes.
-    fn bytes(&mut self) -> &mut [u8] {
+    /// Whether every byte is zero.
+    fn zeroed(&self) -> bool {
+        // SAFETY: the block is live and `layout.size()` bytes long.
+        unsafe { all_zero(self.ptr, self.layout.size()) }
+    }
+
+    /// Writes the pattern for `tag` over `from..size`.
+    fn fill(&mut self, from: usize) {
         // SAFETY: the block is live, `layout.size()` bytes long, and only
         // its owner (the `&mut self` holder) touches it.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.layout.size()) }
+        unsafe { fill(self.ptr, from, self.layout.size(), u64::from(self.tag)) };
     }
 
-    /// The expected contents of byte `i`.
-    fn expected(&self, i: usize) -> u8 {
-        if i < 8 {
-            (u64::from(self.tag) + 1)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .to_le_bytes()[i]
-        } else {
-            self.tag
-        }
-    }
-
-    /// Writes the expected contents over `from..size`.
-    fn fill(&mut self, from: usize) {
-        let size = self.layout.size();
-        for i in from..size.min(8) {
-            let value = self.expected(i);
-            self.bytes()[i] = value;
-        }
-        let tag = self.tag;
-        self.bytes()[from.max(8).min(size)..].fill(tag);
-    }
-
-    /// Whether the first `len` bytes hold the expected contents.
+    /// Whether the first `len` bytes hold the pattern.
     fn intact(&self, len: usize) -> bool {
-        // SAFETY: as in `bytes`; read only.
-        let bytes = unsafe { std::slice::from_raw_parts(self.ptr, len) };
-        let head = len.min(8);
-        let same = [self.tag; 4096];
-        (0..head).all(|i| bytes[i] == self.expected(i))
-            && bytes[head..]
-                .chunks(same.len())
-                .all(|chunk| chunk == &same[..chunk.len()])
+        // SAFETY: as in `fill`; read only, `len` is at most the size.
+        unsafe { first_mismatch(self.ptr, 0, len, u64::from(self.tag)) }.is_none()
     }
 }
 

@@ -2,23 +2,15 @@
 //! accounting in `mapped_bytes`, and failures that are reported, not lost.
 
 use std::ffi::c_void;
-use std::sync::{Mutex, MutexGuard};
 
 use dlmalloc_platform_std::{
     custom_mmap, custom_munmap, custom_page_size, map_count, mapped_bytes, unmap_count,
 };
+// The counters are process-wide: tests that compare them run one at a time (`serial`).
+use dlmalloc_test_support::serial;
 
 /// The failure value of `custom_mmap`: `(void*)-1`.
 const MMAP_FAILED: *mut c_void = usize::MAX as *mut c_void;
-
-/// The counters are process-wide: tests that compare them run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Writes a distinct byte at the start and end of every page of the range,
 /// then reads them all back.

@@ -8,132 +8,18 @@
 
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::{Mutex, MutexGuard};
 
 use dlmalloc_platform_std::{custom_page_size, map_count, mapped_bytes, remap_count, unmap_count};
 use dlmalloc_sys::{
-    MallInfo, Mspace, create_mspace_with_base, destroy_mspace, dlfree, dlmallinfo, dlmalloc,
-    dlmalloc_check, dlmalloc_footprint, dlmalloc_max_footprint, dlmalloc_usable_size, dlmemalign,
-    dlrealloc, dlrealloc_in_place, mspace_check, mspace_footprint, mspace_free, mspace_mallinfo,
-    mspace_malloc, mspace_max_footprint, mspace_realloc, mspace_realloc_in_place,
+    Mspace, create_mspace_with_base, destroy_mspace, dlmalloc_usable_size, dlmemalign,
     mspace_set_footprint_limit,
 };
+use dlmalloc_test_support::{Heap, assert_pattern, fill, serial};
 
 const MIB: usize = 1 << 20;
 
-/// The platform's counters are process-wide and the global heap is shared:
-/// the tests in this file run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The heap a test runs on: the global one or an mspace of its own.
-#[derive(Clone, Copy)]
-enum Heap {
-    Global,
-    Space(Mspace),
-}
-
-impl Heap {
-    fn malloc(self, bytes: usize) -> *mut u8 {
-        // SAFETY: malloc has no preconditions; an mspace here is live.
-        unsafe {
-            match self {
-                Heap::Global => dlmalloc(bytes),
-                Heap::Space(msp) => mspace_malloc(msp, bytes),
-            }
-        }
-        .cast()
-    }
-
-    /// # Safety
-    ///
-    /// `p` must be a live block of this heap; passing anything else is
-    /// undefined behavior.
-    unsafe fn realloc(self, p: *mut u8, bytes: usize) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            match self {
-                Heap::Global => dlrealloc(p.cast(), bytes),
-                Heap::Space(msp) => mspace_realloc(msp, p.cast(), bytes),
-            }
-        }
-        .cast()
-    }
-
-    /// # Safety
-    ///
-    /// As for [`Heap::realloc`].
-    unsafe fn realloc_in_place(self, p: *mut u8, bytes: usize) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            match self {
-                Heap::Global => dlrealloc_in_place(p.cast(), bytes),
-                Heap::Space(msp) => mspace_realloc_in_place(msp, p.cast(), bytes),
-            }
-        }
-        .cast()
-    }
-
-    /// # Safety
-    ///
-    /// As for [`Heap::realloc`]; `p` is not used afterwards.
-    unsafe fn free(self, p: *mut u8) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            match self {
-                Heap::Global => dlfree(p.cast()),
-                Heap::Space(msp) => mspace_free(msp, p.cast()),
-            }
-        }
-    }
-
-    fn mallinfo(self) -> MallInfo {
-        // SAFETY: no preconditions; an mspace here is live.
-        unsafe {
-            match self {
-                Heap::Global => dlmallinfo(),
-                Heap::Space(msp) => mspace_mallinfo(msp),
-            }
-        }
-    }
-
-    fn footprint(self) -> usize {
-        // SAFETY: as above.
-        unsafe {
-            match self {
-                Heap::Global => dlmalloc_footprint(),
-                Heap::Space(msp) => mspace_footprint(msp),
-            }
-        }
-    }
-
-    fn max_footprint(self) -> usize {
-        // SAFETY: as above.
-        unsafe {
-            match self {
-                Heap::Global => dlmalloc_max_footprint(),
-                Heap::Space(msp) => mspace_max_footprint(msp),
-            }
-        }
-    }
-
-    /// Panics unless the heap walker finds every invariant intact.
-    fn assert_sound(self, when: &str) {
-        // SAFETY: as above; no report callback.
-        let violations = unsafe {
-            match self {
-                Heap::Global => dlmalloc_check(None, ptr::null_mut()),
-                Heap::Space(msp) => mspace_check(msp, None, ptr::null_mut()),
-            }
-        };
-        assert_eq!(violations, 0, "heap check {when}");
-    }
-}
+// The platform's counters are process-wide and the global heap is shared:
+// the tests in this file run one at a time (`serial`).
 
 /// An mspace that is destroyed when the test ends, even by a panic. It
 /// lives in a small caller buffer, so its top is small and every block of
@@ -155,7 +41,9 @@ impl OwnedSpace {
     }
 
     fn heap(&self) -> Heap {
-        Heap::Space(self.msp)
+        // SAFETY: the mspace lives as long as `self`, which every test keeps
+        // until it no longer uses the heap; it is locked.
+        unsafe { Heap::mspace(self.msp) }
     }
 }
 
@@ -164,62 +52,6 @@ impl Drop for OwnedSpace {
         // SAFETY: created by create_mspace_with_base, destroyed once, no
         // block of it is used afterwards; the buffer is freed after this.
         unsafe { destroy_mspace(self.msp) };
-    }
-}
-
-/// Word `i` of the pattern for `seed`: differs between offsets and seeds
-/// (an odd multiplier is a bijection), so a shifted, truncated or foreign
-/// copy is caught. Byte `j` of a block is byte `j % 8` of word `j / 8`
-/// (little-endian), and blocks are 8-byte aligned, so fill and check work
-/// on whole words (fast enough for 64 MiB in a debug build).
-fn pattern_word(seed: u8, i: usize) -> u64 {
-    (i as u64 ^ u64::from(seed) << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-fn pattern_byte(seed: u8, j: usize) -> u8 {
-    pattern_word(seed, j / 8).to_le_bytes()[j % 8]
-}
-
-/// # Safety
-///
-/// `p + from .. p + to` must be writable and `p` 8-byte aligned.
-unsafe fn fill(p: *mut u8, from: usize, to: usize, seed: u8) {
-    let mut j = from;
-    while j < to && j % 8 != 0 {
-        // SAFETY: from <= j < to.
-        unsafe { p.add(j).write(pattern_byte(seed, j)) };
-        j += 1;
-    }
-    let words = (to - j) / 8;
-    // SAFETY: p + j is 8-byte aligned and the `words` words end by `to`.
-    let slice = unsafe { std::slice::from_raw_parts_mut(p.add(j).cast::<u64>(), words) };
-    for (i, word) in (j / 8..).zip(slice) {
-        *word = pattern_word(seed, i).to_le();
-    }
-    for k in j + 8 * words..to {
-        // SAFETY: k < to.
-        unsafe { p.add(k).write(pattern_byte(seed, k)) };
-    }
-}
-
-/// Panics naming `what` unless `p .. p + len` holds the pattern for `seed`.
-///
-/// # Safety
-///
-/// `p .. p + len` must be readable and `p` 8-byte aligned.
-unsafe fn assert_filled(p: *const u8, len: usize, seed: u8, what: &str) {
-    // SAFETY: forwarded from the caller.
-    let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-    // SAFETY: as above; `len / 8` whole words from the aligned start.
-    let words = unsafe { std::slice::from_raw_parts(p.cast::<u64>(), len / 8) };
-    let bad_word = (0..words.len()).find(|&i| words[i] != pattern_word(seed, i).to_le());
-    let first = bad_word.map_or(8 * words.len(), |i| 8 * i);
-    if let Some(at) = (first..len).find(|&j| bytes[j] != pattern_byte(seed, j)) {
-        panic!(
-            "{what}: byte {at} of {p:?} is {:#04x}, expected {:#04x}",
-            bytes[at],
-            pattern_byte(seed, at)
-        );
     }
 }
 
@@ -292,7 +124,7 @@ fn unblock_page_at(addr: usize) {
 
 /// Allocates a block of `bytes` that must get a mapping of its own, filled
 /// with the pattern for `seed`.
-fn mapped_block(heap: Heap, bytes: usize, seed: u8) -> *mut u8 {
+fn mapped_block(heap: Heap, bytes: usize, seed: u64) -> *mut u8 {
     let chunks = heap.mallinfo().hblks;
     let p = heap.malloc(bytes);
     assert!(!p.is_null(), "malloc({bytes})");
@@ -311,19 +143,14 @@ fn mapped_block(heap: Heap, bytes: usize, seed: u8) -> *mut u8 {
 /// mapped bytes relative to a starting point.
 fn assert_accounts(heap: Heap, start: (usize, usize), when: &str) {
     let (footprint0, mapped0) = start;
-    let info = heap.mallinfo();
+    heap.assert_mallinfo_exact(when);
     let footprint = heap.footprint();
-    assert_eq!(
-        info.arena + info.hblkhd,
-        footprint,
-        "{when}: arena + hblkhd != footprint"
-    );
     assert_eq!(
         mapped_bytes() as isize - mapped0 as isize,
         footprint as isize - footprint0 as isize,
         "{when}: the platform's mapped bytes and the heap's footprint moved differently"
     );
-    heap.assert_sound(when);
+    heap.assert_ok(when);
 }
 
 /// Grows one mapped block from 1 MiB to 64 MiB by doubling, then back down,
@@ -366,7 +193,7 @@ fn doubling_growth(heap: Heap) -> usize {
         }
         // SAFETY: `q` holds `new` bytes, of which `size` were copied over.
         unsafe {
-            assert_filled(q, size, 2, &format!("after growing {size} -> {new}"));
+            assert_pattern(q, 0, size, 2, &format!("after growing {size} -> {new}"));
             fill(q, size, new, 2);
         }
         p = q;
@@ -387,14 +214,14 @@ fn doubling_growth(heap: Heap) -> usize {
             "shrinking to {new} gave nothing back"
         );
         // SAFETY: `p` holds `new` bytes.
-        unsafe { assert_filled(p, new, 2, &format!("after shrinking to {new}")) };
+        unsafe { assert_pattern(p, 0, new, 2, &format!("after shrinking to {new}")) };
         size = new;
         assert_accounts(heap, start, &format!("after shrinking to {new}"));
     }
     // SAFETY: all three are live blocks of this heap, each freed once.
     unsafe {
-        assert_filled(left, 512 << 10, 1, "left neighbour");
-        assert_filled(right, 512 << 10, 3, "right neighbour");
+        assert_pattern(left, 0, 512 << 10, 1, "left neighbour");
+        assert_pattern(right, 0, 512 << 10, 3, "right neighbour");
         heap.free(left);
         heap.free(p);
         heap.free(right);
@@ -412,7 +239,7 @@ fn doubling_growth(heap: Heap) -> usize {
 #[test]
 fn realloc_grows_a_mapped_block_by_remapping_not_copying() {
     let _serial = serial();
-    let moves = doubling_growth(Heap::Global);
+    let moves = doubling_growth(Heap::GLOBAL);
     eprintln!("global heap: 6 doublings, {moves} of them moved the mapping");
 }
 
@@ -427,7 +254,7 @@ fn realloc_grows_a_mapped_block_of_an_mspace_by_remapping() {
 #[test]
 fn many_small_growth_steps_need_no_new_mapping() {
     let _serial = serial();
-    let heap = Heap::Global;
+    let heap = Heap::GLOBAL;
     let start = (heap.footprint(), mapped_bytes());
     let mut p = mapped_block(heap, MIB, 4);
     let mut size = MIB;
@@ -439,7 +266,7 @@ fn many_small_growth_steps_need_no_new_mapping() {
         assert!(!q.is_null(), "step {step}: realloc({size} -> {new})");
         // SAFETY: `q` holds `new` bytes; the first `size` came from `p`.
         unsafe {
-            assert_filled(q, size, 4, &format!("step {step}"));
+            assert_pattern(q, 0, size, 4, &format!("step {step}"));
             fill(q, size, new, 4);
         }
         p = q;
@@ -461,7 +288,7 @@ fn many_small_growth_steps_need_no_new_mapping() {
 #[test]
 fn an_over_aligned_mapped_block_grows_with_its_offset() {
     let _serial = serial();
-    let heap = Heap::Global;
+    let heap = Heap::GLOBAL;
     let start = (heap.footprint(), mapped_bytes());
     let chunks = heap.mallinfo().hblks;
     // SAFETY: a power-of-two alignment; no other preconditions.
@@ -486,7 +313,7 @@ fn an_over_aligned_mapped_block_grows_with_its_offset() {
     );
     // SAFETY: `q` holds 16 MiB, the first 2 from `p`.
     unsafe {
-        assert_filled(q, 2 * MIB, 5, "the grown aligned block");
+        assert_pattern(q, 0, 2 * MIB, 5, "the grown aligned block");
         fill(q, 2 * MIB, 16 * MIB, 5);
     }
     assert_accounts(heap, start, "after growing the aligned block");
@@ -505,7 +332,7 @@ fn in_place_growth(heap: Heap) {
     // SAFETY: `p` is a live block of this heap in every call below.
     unsafe {
         assert_eq!(heap.realloc_in_place(p, MIB), p, "shrinking in place");
-        assert_filled(p, MIB, 6, "after shrinking in place");
+        assert_pattern(p, 0, MIB, 6, "after shrinking in place");
         assert_accounts(heap, start, "after shrinking in place");
 
         // The tail just given back is free: growing into it needs no move.
@@ -517,7 +344,7 @@ fn in_place_growth(heap: Heap) {
         );
         assert_eq!(counters().remaps, was.remaps + 1);
         assert_eq!(counters().maps, was.maps);
-        assert_filled(p, MIB, 6, "after growing in place");
+        assert_pattern(p, 0, MIB, 6, "after growing in place");
         fill(p, MIB, 4 * MIB, 6);
         assert_accounts(heap, start, "after growing in place");
 
@@ -538,7 +365,7 @@ fn in_place_growth(heap: Heap) {
         );
         assert_eq!(heap.footprint(), footprint);
         assert_eq!(dlmalloc_usable_size(p.cast()), usable);
-        assert_filled(p, 4 * MIB, 6, "after a failed in-place growth");
+        assert_pattern(p, 0, 4 * MIB, 6, "after a failed in-place growth");
         assert_accounts(heap, start, "after a failed in-place growth");
 
         // realloc may move, so it still grows the block, without a copy.
@@ -546,7 +373,7 @@ fn in_place_growth(heap: Heap) {
         assert!(!q.is_null());
         assert_ne!(q, p, "realloc grew over a mapped page");
         assert_eq!(counters().maps, was.maps, "the move copied");
-        assert_filled(q, 4 * MIB, 6, "after the moving growth");
+        assert_pattern(q, 0, 4 * MIB, 6, "after the moving growth");
         if blocker {
             unblock_page_at(end);
         }
@@ -559,7 +386,7 @@ fn in_place_growth(heap: Heap) {
 #[test]
 fn realloc_in_place_grows_a_mapped_block_only_into_free_pages() {
     let _serial = serial();
-    in_place_growth(Heap::Global);
+    in_place_growth(Heap::GLOBAL);
 }
 
 #[test]
@@ -574,9 +401,7 @@ fn growth_beyond_the_footprint_limit_fails_and_keeps_the_block() {
     let _serial = serial();
     let space = OwnedSpace::new();
     let heap = space.heap();
-    let Heap::Space(msp) = heap else {
-        unreachable!()
-    };
+    let msp = space.msp;
     let start = (heap.footprint(), mapped_bytes());
     let p = mapped_block(heap, 2 * MIB, 7);
     let footprint = heap.footprint();
@@ -597,14 +422,14 @@ fn growth_beyond_the_footprint_limit_fails_and_keeps_the_block() {
         );
         assert_eq!(counters(), was, "a refused growth changed the mappings");
         assert_eq!(heap.footprint(), footprint);
-        assert_filled(p, 2 * MIB, 7, "after the refused growth");
+        assert_pattern(p, 0, 2 * MIB, 7, "after the refused growth");
         assert_accounts(heap, start, "after the refused growth");
 
         let q = heap.realloc(p, 2 * MIB + MIB / 2);
         assert!(!q.is_null(), "a growth within the limit failed");
         assert!(heap.footprint() <= footprint + MIB);
         assert_eq!(counters().maps, was.maps);
-        assert_filled(q, 2 * MIB, 7, "after the growth within the limit");
+        assert_pattern(q, 0, 2 * MIB, 7, "after the growth within the limit");
         assert_accounts(heap, start, "after the growth within the limit");
         heap.free(q);
     }

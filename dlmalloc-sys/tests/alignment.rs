@@ -15,8 +15,9 @@ mod common;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{assert_heap_ok, assert_pattern, fill, page_size, round_up};
+use common::{page_size, round_up};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill};
 
 const SIZES: [usize; 4] = [1, 100, 5000, 300_000];
 
@@ -148,7 +149,7 @@ fn memalign_rounds_other_alignments_up_to_a_power_of_two() {
 fn aligned_blocks_interleaved_with_frees_keep_the_heap_sound() {
     // Aligned carving splits off lead and tail chunks; freeing every other
     // block makes later requests reuse those fragments.
-    let mut rng = common::Rng::new(0x0A11_C0DE);
+    let mut rng = dlmalloc_test_support::Rng::new(0x0A11_C0DE);
     let mut blocks = Vec::new();
     for round in 0..400 {
         let align = 1usize << rng.range(3, 16);

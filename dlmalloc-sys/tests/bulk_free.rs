@@ -9,13 +9,11 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{Rng, assert_heap_ok, assert_pattern, fill, serial};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Rng, assert_heap_ok, assert_pattern, fill, serial};
 
 /// Allocates `count` blocks of random (mostly small) sizes into an array
 /// with a null entry after every seventh block. The first bytes of the

@@ -14,11 +14,12 @@ mod common;
 
 use core::ffi::c_void;
 use core::ptr::null_mut;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{Rng, assert_heap_ok, assert_pattern, directly_follows, fill, heap_violations};
+use common::directly_follows;
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{
+    Rng, assert_heap_ok, assert_pattern, fill, heap_violations, run_child,
+};
 
 #[test]
 fn check_of_a_fresh_heap_is_clean() {
@@ -142,38 +143,9 @@ fn corruption_child() {
 
 #[test]
 fn check_finds_a_corrupted_header() {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .args([
-            "corruption_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the child test");
-    // A guard against a checker that loops forever on the corrupted size;
-    // not a timing assertion.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().expect("wait for the child").is_none() {
-        if Instant::now() > deadline {
-            child.kill().expect("kill the hung child");
-            let out = child
-                .wait_with_output()
-                .expect("collect the child's output");
-            panic!(
-                "dlmalloc_check hung on a corrupted header; child stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child
-        .wait_with_output()
-        .expect("collect the child's output");
+    // run_child also guards against a checker that loops forever on the
+    // corrupted size.
+    let out = run_child("corruption_child", CHILD_ENV, "1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("child stderr:\n{stderr}");

@@ -15,8 +15,9 @@ mod common;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{assert_heap_ok, fill, page_size, round_up};
+use common::{page_size, round_up};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, fill};
 
 const MIB: usize = 1 << 20;
 /// Below any plausible mmap threshold: served from heap segments.
@@ -130,7 +131,7 @@ fn footprint_limit() {
     let grown = unsafe { dlrealloc(blocks[0], 16 * MIB) };
     assert!(grown.is_null(), "realloc past the limit");
     unsafe {
-        common::assert_pattern(
+        dlmalloc_test_support::assert_pattern(
             blocks[0].cast(),
             0,
             BLOCK,
@@ -183,7 +184,15 @@ fn footprint_limit() {
     unsafe { dlfree(big) };
     unsafe { dlfree(extra) };
     for (i, &p) in blocks.iter().enumerate() {
-        unsafe { common::assert_pattern(p.cast(), 0, BLOCK, i as u64, "block under the limit") };
+        unsafe {
+            dlmalloc_test_support::assert_pattern(
+                p.cast(),
+                0,
+                BLOCK,
+                i as u64,
+                "block under the limit",
+            )
+        };
     }
     for p in blocks.into_iter().chain(more) {
         unsafe { dlfree(p) };

@@ -15,8 +15,9 @@ mod common;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{assert_heap_ok, assert_pattern, fill, page_size};
+use common::page_size;
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill};
 
 /// Sizes no heap can satisfy on the address space this code runs on.
 ///

@@ -11,13 +11,11 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{Rng, all_zero, assert_heap_ok, assert_pattern, fill};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Rng, all_zero, assert_heap_ok, assert_pattern, fill};
 
 /// Leaves freed, dirty memory in the heap so that zeroing is really tested.
 fn dirty_the_heap() {

@@ -11,12 +11,10 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 
-use common::{assert_heap_ok, fill};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, fill};
 
 const CAPACITY: usize = 8192;
 

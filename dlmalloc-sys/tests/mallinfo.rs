@@ -11,12 +11,10 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 
-use common::{Rng, assert_heap_ok, fill};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Heap, Rng, assert_heap_ok, fill};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
@@ -24,39 +22,10 @@ const MIB: usize = 1 << 20;
 /// Reads mallinfo and checks the relations that hold at every moment.
 #[track_caller]
 fn consistent(context: &str) -> MallInfo {
-    let mi = unsafe { dlmallinfo() };
-    let fp = unsafe { dlmalloc_footprint() };
-    let max = unsafe { dlmalloc_max_footprint() };
-    assert_eq!(
-        mi.arena + mi.hblkhd,
-        fp,
-        "{context}: arena + hblkhd != footprint in {mi:?}"
-    );
-    assert_eq!(
-        mi.uordblks + mi.fordblks,
-        fp,
-        "{context}: uordblks + fordblks != footprint"
-    );
-    assert_eq!(mi.usmblks, max, "{context}: usmblks != max footprint");
-    assert!(max >= fp, "{context}: max footprint {max} < footprint {fp}");
-    assert_eq!(mi.smblks, 0, "{context}: smblks");
-    assert_eq!(mi.fsmblks, 0, "{context}: fsmblks");
-    assert!(
-        mi.keepcost <= mi.fordblks,
-        "{context}: keepcost > fordblks in {mi:?}"
-    );
+    let mi = Heap::GLOBAL.assert_mallinfo_exact(context);
     assert!(
         mi.ordblks >= 1,
         "{context}: no free chunk, not even top, in {mi:?}"
-    );
-    assert!(
-        mi.hblks <= mi.hblkhd,
-        "{context}: hblks/hblkhd nonsense in {mi:?}"
-    );
-    assert_eq!(
-        mi.hblks == 0,
-        mi.hblkhd == 0,
-        "{context}: hblks and hblkhd disagree: {mi:?}"
     );
     mi
 }

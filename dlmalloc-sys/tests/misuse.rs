@@ -19,8 +19,6 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 
 use dlmalloc_sys::*;
@@ -150,20 +148,15 @@ fn run_case(case: &str) {
 /// The child's entry point: does nothing in a normal test run.
 #[test]
 fn child_entry() {
-    let Some(case) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
-    let case = case.to_string_lossy().into_owned();
-    run_case(&case);
-    eprintln!("MISUSE NOT DETECTED: case {case} returned normally");
+    dlmalloc_test_support::child_entry(CHILD_ENV, run_case);
 }
 
 /// Runs `case` in a child, asserts it died of SIGABRT with a
 /// `dlmalloc: <msg> (<file>:<line>)` line, and returns the child's stderr.
 fn expect_abort(case: &str) -> String {
-    let out = common::run_child("child_entry", CHILD_ENV, case);
+    let out = dlmalloc_test_support::run_child("child_entry", CHILD_ENV, case);
     // Any message will do here; assert_mentions_free checks the wording.
-    common::assert_aborted_with(case, &out, "");
+    dlmalloc_test_support::assert_aborted_with(case, &out, "");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -218,8 +211,8 @@ fn realloc_of_a_freed_block_aborts() {
 /// Runs `case` in a child and asserts that it aborted with exactly
 /// `message` (one of the table's messages).
 fn expect_message(case: &str, message: &str) {
-    let out = common::run_child("child_entry", CHILD_ENV, case);
-    let got = common::assert_aborted_with(case, &out, message);
+    let out = dlmalloc_test_support::run_child("child_entry", CHILD_ENV, case);
+    let got = dlmalloc_test_support::assert_aborted_with(case, &out, message);
     assert_eq!(got, message, "case {case}");
 }
 
@@ -258,8 +251,8 @@ fn free_of_a_pointer_8_bytes_into_a_block_aborts() {
 /// blocks) is clear. Either way the message says "invalid pointer".
 #[test]
 fn free_of_a_c_library_block_aborts() {
-    let out = common::run_child("child_entry", CHILD_ENV, "libc_block");
-    let got = common::assert_aborted_with("libc_block", &out, "invalid pointer");
+    let out = dlmalloc_test_support::run_child("child_entry", CHILD_ENV, "libc_block");
+    let got = dlmalloc_test_support::assert_aborted_with("libc_block", &out, "invalid pointer");
     assert!(
         got == BELOW_HEAP || got == NOT_IN_USE,
         "libc_block: unexpected message {got:?}"
@@ -268,10 +261,13 @@ fn free_of_a_c_library_block_aborts() {
 
 #[test]
 fn realloc_of_a_c_library_block_aborts() {
-    let out = common::run_child("child_entry", CHILD_ENV, "libc_block_realloc");
-    let got = common::assert_aborted_with("libc_block_realloc", &out, "invalid pointer");
+    let out = dlmalloc_test_support::run_child("child_entry", CHILD_ENV, "libc_block_realloc");
+    // Where the C library's block lies decides the message: below the heap
+    // it is refused as such; above it (on i686, now and then) its header
+    // reads as a chunk not in use.
+    let got = dlmalloc_test_support::assert_aborted_with("libc_block_realloc", &out, "realloc(): ");
     assert!(
-        got.starts_with("realloc(): "),
+        got.contains("invalid pointer") || got.contains("pointer already freed or invalid"),
         "libc_block_realloc: {got:?}"
     );
 }

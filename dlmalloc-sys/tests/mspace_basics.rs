@@ -21,11 +21,9 @@ mod common;
 use core::ffi::{c_int, c_void};
 use core::ptr::null_mut;
 
-use common::{
-    Rng, all_zero, assert_mspace_ok, assert_pattern, fill, mspace_ranges, page_size, round_up,
-    serial,
-};
+use common::{page_size, round_up};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Heap, Rng, all_zero, assert_mspace_ok, assert_pattern, fill, serial};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
@@ -96,28 +94,8 @@ fn accept(p: *mut c_void, size: usize, seed: u64, what: &str) -> *mut c_void {
 /// The heap's mallinfo, after asserting the relations between its fields.
 #[track_caller]
 fn consistent_mallinfo(msp: Mspace, what: &str) -> MallInfo {
-    let mi = unsafe { mspace_mallinfo(msp) };
-    let footprint = unsafe { mspace_footprint(msp) };
-    let max = unsafe { mspace_max_footprint(msp) };
-    assert_eq!(
-        mi.arena + mi.hblkhd,
-        footprint,
-        "{what}: arena + hblkhd != footprint ({mi:?})"
-    );
-    assert_eq!(
-        mi.uordblks + mi.fordblks,
-        footprint,
-        "{what}: uordblks + fordblks != footprint ({mi:?})"
-    );
-    assert_eq!(mi.usmblks, max, "{what}: usmblks != max footprint");
-    assert!(max >= footprint, "{what}: max footprint below footprint");
-    assert_eq!((mi.smblks, mi.fsmblks), (0, 0), "{what}: {mi:?}");
-    assert!(mi.keepcost <= mi.fordblks, "{what}: keepcost > fordblks");
-    assert_eq!(
-        mi.hblks == 0,
-        mi.hblkhd == 0,
-        "{what}: mapped chunks and bytes disagree ({mi:?})"
-    );
+    // SAFETY: the tests pass live mspaces that only they use.
+    let mi = unsafe { Heap::mspace(msp) }.assert_mallinfo_exact(what);
     assert!(
         mi.hblkhd >= mi.hblks * page_size(),
         "{what}: fewer than one page per mapped chunk ({mi:?})"
@@ -134,7 +112,8 @@ fn step_ok(msp: Mspace, what: &str) {
 
 /// The in-use blocks `mspace_inspect_all` reports, as (start, used) pairs.
 fn in_use_blocks(msp: Mspace) -> Vec<(usize, usize)> {
-    unsafe { mspace_ranges(msp) }
+    unsafe { Heap::mspace(msp) }
+        .ranges()
         .into_iter()
         .filter(|&(_, _, used)| used > 0)
         .map(|(start, _, used)| (start, used))
@@ -848,7 +827,7 @@ fn inspect_all_visits_every_live_block() {
         }
         unsafe { assert_mspace_ok(msp, name) };
 
-        let ranges = unsafe { mspace_ranges(msp) };
+        let ranges = unsafe { Heap::mspace(msp) }.ranges();
         let in_use: Vec<(usize, usize, usize)> =
             ranges.iter().copied().filter(|r| r.2 > 0).collect();
         for &p in &live {

@@ -17,12 +17,10 @@
 use dlmalloc_platform_std as _;
 use dlmalloc_platform_std::{map_count, mapped_bytes, unmap_count};
 
-mod common;
-
 use core::ffi::c_void;
 
-use common::{Rng, assert_mspace_ok, serial};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Rng, assert_mspace_ok, serial};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;

@@ -16,15 +16,13 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use common::{Rng, assert_heap_ok, assert_mspace_ok, fill, first_mismatch, serial};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Rng, assert_heap_ok, assert_mspace_ok, fill, first_mismatch, serial};
 
 // libc is not a dependency of this crate; these are the C library's.
 unsafe extern "C" {

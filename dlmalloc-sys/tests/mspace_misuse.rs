@@ -22,13 +22,11 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{assert_aborted_with, run_child};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{UNDETECTED, assert_aborted_with, run_child};
 
 const CHILD_ENV: &str = "DLM_MSPACE_MISUSE";
 const ENTRY: &str = "child_entry";
@@ -259,12 +257,7 @@ fn forge(footer: usize) -> (Mspace, *mut c_void) {
 /// The child's entry point: does nothing in a normal test run.
 #[test]
 fn child_entry() {
-    let Some(case) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
-    let case = case.to_string_lossy().into_owned();
-    run_case(&case);
-    eprintln!("MISUSE NOT DETECTED: case {case} returned normally");
+    dlmalloc_test_support::child_entry(CHILD_ENV, run_case);
 }
 
 /// Runs `case` in a child and asserts it aborted with a message containing
@@ -363,7 +356,7 @@ fn expect_undetected(case: &str) {
     let out = run_child(ENTRY, CHILD_ENV, case);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success() && stderr.contains("MISUSE NOT DETECTED"),
+        out.status.success() && stderr.contains(UNDETECTED),
         "case {case}: expected the documented undetected outcome, got {:?}\nstderr:\n{stderr}",
         out.status
     );

@@ -22,8 +22,8 @@ mod common;
 use core::ffi::{c_int, c_void};
 use core::ptr::null_mut;
 
-use common::{Rng, assert_mspace_ok, assert_pattern, fill, serial};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Rng, assert_mspace_ok, assert_pattern, fill, serial};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;

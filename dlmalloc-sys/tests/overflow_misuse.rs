@@ -22,14 +22,10 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use dlmalloc_sys::*;
 
 const CHILD_ENV: &str = "DLM_OVERFLOW_CHILD";
 const ENTRY: &str = "child_entry";
-/// What the child prints when the core let the case through.
-const UNDETECTED: &str = "MISUSE NOT DETECTED";
 
 /// The core's messages, without the ` (<file>:<line>)` suffix.
 const NEXT_NOT_SEEING_IN_USE: &str =
@@ -107,12 +103,7 @@ fn run_case(case: &str) {
 /// The child's entry point: does nothing in a normal test run.
 #[test]
 fn child_entry() {
-    let Some(case) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
-    let case = case.to_string_lossy().into_owned();
-    run_case(&case);
-    eprintln!("{UNDETECTED}: case {case} returned normally");
+    dlmalloc_test_support::child_entry(CHILD_ENV, run_case);
 }
 
 /// The two block sizes every case runs with: a small-bin chunk and a
@@ -124,8 +115,8 @@ const SIZES: [usize; 2] = [24, 2000];
 fn expect_message(fill_freed: &str, message: &str) {
     for size in SIZES {
         let case = format!("{fill_freed}_{size}");
-        let out = common::run_child(ENTRY, CHILD_ENV, &case);
-        let got = common::assert_aborted_with(&case, &out, message);
+        let out = dlmalloc_test_support::run_child(ENTRY, CHILD_ENV, &case);
+        let got = dlmalloc_test_support::assert_aborted_with(&case, &out, message);
         assert_eq!(got, message, "case {case}");
     }
 }
@@ -136,10 +127,10 @@ fn expect_message(fill_freed: &str, message: &str) {
 fn expect_undetected(fill_freed: &str) {
     for size in SIZES {
         let case = format!("{fill_freed}_{size}");
-        let out = common::run_child(ENTRY, CHILD_ENV, &case);
+        let out = dlmalloc_test_support::run_child(ENTRY, CHILD_ENV, &case);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            out.status.success() && stderr.contains(UNDETECTED),
+            out.status.success() && stderr.contains(dlmalloc_test_support::UNDETECTED),
             "case {case}: expected the documented undetected outcome (the child returns \
              normally), got {:?}\nstderr:\n{stderr}",
             out.status

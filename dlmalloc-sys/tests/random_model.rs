@@ -1,249 +1,116 @@
-//! A model-based random test: 100 000 operations from a fixed seed
-//! (malloc, calloc, memalign, posix_memalign, free, realloc,
-//! realloc_in_place) against a table of live blocks, each filled with its
-//! own pattern. Checks every result's alignment and usable size, every
-//! block's contents before it is freed or resized, calloc zeroing,
-//! non-overlap of live blocks, and the heap walker every 500 operations.
-
-// Every unsafe block below is a call into the raw C API with pointers this
-// test got from the same API (or null); a SAFETY line on each would repeat
-// that sentence dozens of times.
-#![allow(clippy::undocumented_unsafe_blocks)]
+//! The randomized model tests: seeded runs of the fuzz driver
+//! (`testing/fuzz-driver`), which decodes bytes into allocator operations
+//! (malloc, calloc, memalign, posix_memalign, valloc, free, realloc,
+//! realloc_in_place, independent_comalloc and _calloc, bulk_free, trim,
+//! mallopt, footprint limits, statistics) and checks every result against
+//! a model: alignment, usable size, calloc zeroing, non-overlap of live
+//! blocks, realloc(p, 0) freeing, no refusal without a limit or an absurd
+//! size, and every block's pattern before it is freed or resized. Here with
+//! thousands of live blocks at once and every byte patterned, the heap
+//! walker on every heap and mallinfo and inspect_all against the live
+//! blocks every 50 operations: on the global heap alone for at least
+//! 100 000 operations, and on five heaps used at once (two locked mspaces,
+//! an unlocked one, an unlocked one in a 4 MiB buffer that must grow past
+//! it), each block always freed into its own heap, after which the mspaces
+//! hold no block, are destroyed and give back all they mapped.
 
 use dlmalloc_platform_std as _;
+use dlmalloc_platform_std::mapped_bytes;
 
-mod common;
+use dlmalloc_fuzz_driver::{Config, HeapKind, run_with};
+use dlmalloc_sys::{dlmalloc_footprint, dlmalloc_trim};
+use dlmalloc_test_support::{Rng, assert_heap_ok, serial};
 
-use core::ffi::c_void;
-use core::ptr::null_mut;
+const MIB: usize = 1 << 20;
 
-use common::{Rng, all_zero, assert_heap_ok, assert_pattern, fill};
-use dlmalloc_sys::*;
+/// At least this many operations on the global heap alone.
+const GLOBAL_OPS: usize = 100_000;
+/// At least this many operations on five heaps; a fifth under
+/// `debug-heap-walk`, where every operation also walks the whole heap.
+const FIVE_HEAP_OPS: usize = if cfg!(feature = "debug-heap-walk") {
+    20_000
+} else {
+    100_000
+};
+/// The heap check on every heap, and the statistics against the live
+/// blocks, every this many operations.
+const CHECK_EVERY: usize = 50;
+/// Input bytes per decoded operation, at the most.
+const BYTES_PER_OP: usize = 7;
 
-const OPS: usize = 100_000;
-const MAX_LIVE: usize = 2000;
-const CHECK_EVERY: usize = 500;
-const VERIFY_ALL_EVERY: usize = 10_000;
-
-struct Block {
-    p: *mut c_void,
-    size: usize,
-    seed: u64,
-}
-
-/// Mostly small, some medium, few large (up to 1 MiB, past the mmap
-/// threshold).
-fn random_size(rng: &mut Rng) -> usize {
-    match rng.below(1000) {
-        0..=799 => rng.range(1, 256),
-        800..=959 => rng.range(257, 16 << 10),
-        960..=994 => rng.range((16 << 10) + 1, 256 << 10),
-        _ => rng.range((256 << 10) + 1, 1 << 20),
-    }
-}
-
-struct Model {
-    rng: Rng,
-    live: Vec<Block>,
-    next_seed: u64,
-    op: usize,
-}
-
-impl Model {
-    /// Checks a new block and records it with a fresh pattern.
-    fn accept(&mut self, p: *mut c_void, size: usize, align: usize, what: &str) {
-        let op = self.op;
-        assert!(!p.is_null(), "op {op}: {what}({size}) returned null");
-        assert_eq!(
-            p as usize % MALLOC_ALIGNMENT,
-            0,
-            "op {op}: {what}({size}) misaligned: {p:?}"
-        );
-        assert_eq!(
-            p as usize % align,
-            0,
-            "op {op}: {what}({size}) not {align}-aligned: {p:?}"
-        );
-        let usable = unsafe { dlmalloc_usable_size(p) };
-        assert!(
-            usable >= size,
-            "op {op}: {what}({size}): usable size {usable}"
-        );
-        self.next_seed += 1;
-        unsafe { fill(p.cast(), 0, size, self.next_seed) };
-        self.live.push(Block {
-            p,
-            size,
-            seed: self.next_seed,
-        });
-    }
-
-    fn verify(&self, b: &Block, what: &str) {
-        let context = format!("op {}: {what}", self.op);
-        unsafe { assert_pattern(b.p.cast(), 0, b.size, b.seed, &context) };
-    }
-
-    fn step(&mut self) {
-        let full = self.live.len() >= MAX_LIVE;
-        let empty = self.live.is_empty();
-        let roll = if full {
-            self.rng.range(48, 99)
-        } else if empty {
-            self.rng.below(48)
-        } else {
-            self.rng.below(100)
-        };
-        match roll {
-            0..=29 => {
-                let size = random_size(&mut self.rng);
-                let p = unsafe { dlmalloc(size) };
-                self.accept(p, size, 1, "dlmalloc");
-            }
-            30..=37 => {
-                let size = random_size(&mut self.rng);
-                let count = self.rng.range(1, 16);
-                let elem = size / count + 1;
-                let p = unsafe { dlcalloc(count, elem) };
-                assert!(
-                    !p.is_null(),
-                    "op {}: dlcalloc({count}, {elem}) returned null",
-                    self.op
-                );
-                assert!(
-                    unsafe { all_zero(p.cast(), count * elem) },
-                    "op {}: dlcalloc({count}, {elem}) returned non-zero memory",
-                    self.op
-                );
-                self.accept(p, count * elem, 1, "dlcalloc");
-            }
-            38..=45 => {
-                let align = 1usize << self.rng.range(0, 16);
-                let size = random_size(&mut self.rng);
-                let p = unsafe { dlmemalign(align, size) };
-                self.accept(p, size, align, "dlmemalign");
-            }
-            46..=47 => {
-                let align = size_of::<usize>() << self.rng.range(0, 12);
-                let size = random_size(&mut self.rng);
-                let mut p = null_mut();
-                let rc = unsafe { dlposix_memalign(&mut p, align, size) };
-                assert_eq!(rc, 0, "op {}: dlposix_memalign({align}, {size})", self.op);
-                self.accept(p, size, align, "dlposix_memalign");
-            }
-            48..=74 => {
-                let b = self.live.swap_remove(self.rng.below(self.live.len()));
-                self.verify(&b, "block before dlfree");
-                unsafe { dlfree(b.p) };
-            }
-            75..=94 => {
-                let i = self.rng.below(self.live.len());
-                self.verify(&self.live[i], "block before dlrealloc");
-                let (p, old, seed) = (self.live[i].p, self.live[i].size, self.live[i].seed);
-                if self.rng.chance(1) {
-                    let q = unsafe { dlrealloc(p, 0) };
-                    assert!(
-                        q.is_null(),
-                        "op {}: dlrealloc(p, 0) returned {q:?}",
-                        self.op
-                    );
-                    self.live.swap_remove(i);
-                    return;
-                }
-                let new = random_size(&mut self.rng);
-                let q = unsafe { dlrealloc(p, new) };
-                assert!(
-                    !q.is_null(),
-                    "op {}: dlrealloc({old} -> {new}) returned null",
-                    self.op
-                );
-                assert_eq!(q as usize % MALLOC_ALIGNMENT, 0);
-                assert!(unsafe { dlmalloc_usable_size(q) } >= new);
-                let kept = old.min(new);
-                let context = format!("op {}: prefix after dlrealloc({old} -> {new})", self.op);
-                unsafe { assert_pattern(q.cast(), 0, kept, seed, &context) };
-                unsafe { fill(q.cast(), kept, new, seed) };
-                self.live[i] = Block {
-                    p: q,
-                    size: new,
-                    seed,
-                };
-            }
-            _ => {
-                let i = self.rng.below(self.live.len());
-                let (p, old, seed) = (self.live[i].p, self.live[i].size, self.live[i].seed);
-                let new = if self.rng.chance(50) {
-                    self.rng.range(0, old)
-                } else {
-                    old + self.rng.range(1, 2048)
-                };
-                let q = unsafe { dlrealloc_in_place(p, new) };
-                if q.is_null() {
-                    self.verify(&self.live[i], "block after a refused dlrealloc_in_place");
-                } else {
-                    assert_eq!(q, p, "op {}: dlrealloc_in_place moved the block", self.op);
-                    assert!(unsafe { dlmalloc_usable_size(q) } >= new);
-                    let kept = old.min(new);
-                    let context = format!("op {}: dlrealloc_in_place({old} -> {new})", self.op);
-                    unsafe { assert_pattern(q.cast(), 0, kept, seed, &context) };
-                    unsafe { fill(q.cast(), kept, new, seed) };
-                    self.live[i].size = new;
-                }
-            }
-        }
-    }
-
-    /// Live blocks must not overlap one another.
-    fn check_disjoint(&self) {
-        let mut ranges: Vec<(usize, usize)> = self
-            .live
-            .iter()
-            .map(|b| (b.p as usize, b.p as usize + b.size.max(1)))
-            .collect();
-        ranges.sort_unstable();
-        for pair in ranges.windows(2) {
-            assert!(
-                pair[0].1 <= pair[1].0,
-                "op {}: live blocks overlap: {:#x}..{:#x} and {:#x}..{:#x}",
-                self.op,
-                pair[0].0,
-                pair[0].1,
-                pair[1].0,
-                pair[1].1
-            );
-        }
-    }
+/// Runs the driver on `config` with seeded input until at least `ops`
+/// operations ran; returns what the last run saw.
+fn seeded_run(config: &Config, seed: u64, ops: usize) -> dlmalloc_fuzz_driver::Outcome {
+    let started = std::time::Instant::now();
+    let data = Rng::new(seed).bytes(ops * BYTES_PER_OP);
+    let outcome = run_with(config, &data);
+    assert!(
+        outcome.operations >= ops,
+        "only {} operations decoded",
+        outcome.operations
+    );
+    eprintln!("{outcome:?} in {:?}", started.elapsed());
+    outcome
 }
 
 #[test]
 fn random_operations_against_a_model() {
-    let started = std::time::Instant::now();
-    let mut model = Model {
-        rng: Rng::new(0x5EED_F00D_D1A7),
-        live: Vec::new(),
-        next_seed: 0,
-        op: 0,
+    // Runs change process-wide settings and restore them at the end.
+    let _serial = serial();
+    let config = Config {
+        heaps: vec![HeapKind::Global],
+        max_live: 2000,
+        full_patterns: true,
+        check_every: CHECK_EVERY,
     };
-    for op in 0..OPS {
-        model.op = op;
-        model.step();
-        if op % CHECK_EVERY == CHECK_EVERY - 1 {
-            model.check_disjoint();
-            assert_heap_ok(&format!("op {op}"));
-        }
-        if op % VERIFY_ALL_EVERY == VERIFY_ALL_EVERY - 1 {
-            for b in &model.live {
-                model.verify(b, "live block at a full verification");
-            }
-        }
-    }
-    model.check_disjoint();
-    assert_heap_ok("after all operations");
-    for b in std::mem::take(&mut model.live) {
-        model.verify(&b, "block at the end");
-        unsafe { dlfree(b.p) };
-    }
-    assert_heap_ok("after freeing everything");
+    seeded_run(&config, 0x5EED_F00D_D1A7, GLOBAL_OPS);
+    // SAFETY: trimming has no preconditions.
     unsafe { dlmalloc_trim(0) };
     assert_heap_ok("after the final trim");
-    eprintln!("{OPS} operations in {:?}", started.elapsed());
+}
+
+#[test]
+fn random_operations_on_five_heaps() {
+    let _serial = serial();
+    // The global heap keeps what it maps; count mapped bytes beside it.
+    // SAFETY: reads a statistic.
+    let level = || mapped_bytes() - unsafe { dlmalloc_footprint() };
+    let start = level();
+    let config = Config {
+        heaps: vec![
+            HeapKind::Global,
+            HeapKind::Mspace {
+                capacity: 0,
+                locked: true,
+            },
+            HeapKind::Mspace {
+                capacity: 8 * MIB,
+                locked: true,
+            },
+            HeapKind::Mspace {
+                capacity: 0,
+                locked: false,
+            },
+            HeapKind::InBuffer {
+                size: 4 * MIB,
+                locked: false,
+                grows: true,
+            },
+        ],
+        max_live: 2500,
+        full_patterns: true,
+        check_every: CHECK_EVERY,
+    };
+    let outcome = seeded_run(&config, 0x4D5_FACE, FIVE_HEAP_OPS);
+    assert!(
+        outcome.grew[4],
+        "the buffer heap never grew past its buffer"
+    );
+    // SAFETY: trimming has no preconditions.
+    unsafe { dlmalloc_trim(0) };
+    assert_eq!(
+        level(),
+        start,
+        "mapped bytes (beside the global heap's footprint) after destroying the mspaces"
+    );
 }

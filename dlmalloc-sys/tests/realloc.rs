@@ -15,8 +15,9 @@ mod common;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{assert_heap_ok, assert_pattern, directly_follows, fill, serial};
+use common::directly_follows;
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill, serial};
 
 /// Resizes `p` (holding the pattern for `seed` over `old` bytes) to `new`
 /// bytes, checks the preserved prefix, and fills the rest of the new size.
@@ -224,7 +225,7 @@ fn large_blocks_grow_and_shrink_with_their_contents() {
 #[test]
 fn random_resizes_of_many_blocks() {
     let _serial = serial();
-    let mut rng = common::Rng::new(0x00E5_012E);
+    let mut rng = dlmalloc_test_support::Rng::new(0x00E5_012E);
     let mut blocks: Vec<(*mut c_void, usize, u64)> = (0..200)
         .map(|i| {
             let size = rng.range(1, 2000);

@@ -15,8 +15,9 @@ mod common;
 
 use core::ffi::c_void;
 
-use common::{Rng, assert_heap_ok, assert_pattern, directly_follows, fill, serial};
+use common::directly_follows;
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Rng, assert_heap_ok, assert_pattern, fill, serial};
 
 /// Tries to resize `p` (holding the pattern for `seed` over `size` bytes)
 /// to `new` bytes in place. Returns the block's size afterwards.

@@ -10,13 +10,11 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use common::{assert_heap_ok, assert_pattern, fill, serial};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill, serial};
 
 /// Asserts that the blocks are distinct and that their usable ranges do not
 /// overlap, then fills and re-checks every usable byte.

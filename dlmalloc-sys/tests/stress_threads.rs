@@ -1,227 +1,384 @@
-//! Eight threads (more than the machine's cores) hammer the global heap
-//! with 50 000 mixed operations each. Every block carries a pattern derived
-//! from its owner; about a quarter of the blocks travel to another thread
-//! through a channel, which verifies and frees them (cross-thread frees).
-//! One thread runs the heap checker while the others keep working.
+//! Eight threads (more than the machine's cores) hammer a heap with mixed
+//! operations: malloc, calloc, memalign, free, realloc, and either a hand-over
+//! of a block to the next thread or a realloc_in_place. Every block carries
+//! a pattern derived from its owner, verified before every free or resize;
+//! a thread that receives a block verifies it and frees it or resizes it
+//! and keeps it (frees and reallocs from a thread that did not allocate the
+//! block). Some threads run the heap checker while the others keep working.
+//!
+//! The one worker runs on three setups: the global heap shared by all
+//! threads; one locked mspace shared by all threads; and one unlocked
+//! mspace per thread (half created by the thread, half handed over by the
+//! main thread), destroyed by that thread. For the mspaces, the platform's
+//! mapped bytes are back at their start level afterwards; the tests hold
+//! the per-binary lock so that each sees only its own mappings.
 
-// Every unsafe block below is a call into the raw C API with pointers this
-// test got from the same API (or null); a SAFETY line on each would repeat
-// that sentence dozens of times.
+// Every unsafe block below is a call into the raw C API with handles and
+// pointers this test got from the same API (or null); a SAFETY line on each
+// would repeat that sentence dozens of times.
 #![allow(clippy::undocumented_unsafe_blocks)]
 
 use dlmalloc_platform_std as _;
+use dlmalloc_platform_std::mapped_bytes;
 
-mod common;
-
-use core::ffi::c_void;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
 
-use common::{Rng, all_zero, assert_heap_ok, assert_pattern, fill};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{Heap, Rng, all_zero, assert_pattern, fill, serial};
 
 const THREADS: usize = 8;
-/// 50 000 operations per thread; a tenth under `debug-heap-walk`, where
-/// every operation walks the whole heap with the lock held.
-const OPS_PER_THREAD: usize = if cfg!(feature = "debug-heap-walk") {
-    5_000
-} else {
-    50_000
-};
-const MAX_LIVE: usize = 500;
 
-/// A block in flight or in a thread's table. The address is kept as an
-/// integer so the block can cross threads (the heap is thread-safe).
+/// How a run goes: its length, its sizes, its seeds and who checks.
+#[derive(Clone, Copy)]
+struct Plan {
+    ops_per_thread: usize,
+    max_live: usize,
+    /// The largest request.
+    largest: usize,
+    /// Thread `id` seeds its generator with `seed + id`.
+    seed: u64,
+    /// Which threads run the heap checker, every `check_every` operations.
+    checkers: fn(usize) -> bool,
+    check_every: usize,
+}
+
+/// The global heap: 50 000 operations per thread, blocks up to 1 MiB (past
+/// the mmap threshold), thread 0 checks. A tenth of the operations under
+/// `debug-heap-walk`, where every operation walks the whole heap with the
+/// lock held.
+const GLOBAL: Plan = Plan {
+    ops_per_thread: if cfg!(feature = "debug-heap-walk") {
+        5_000
+    } else {
+        50_000
+    },
+    max_live: 500,
+    largest: 1 << 20,
+    seed: 0x7EAD_0000,
+    checkers: |id| id == 0,
+    check_every: 5000,
+};
+
+/// The mspaces: 20 000 operations per thread, blocks up to 400 KiB.
+const MSPACE: Plan = Plan {
+    ops_per_thread: if cfg!(feature = "debug-heap-walk") {
+        2_000
+    } else {
+        20_000
+    },
+    max_live: 400,
+    largest: 400 << 10,
+    seed: 0x7B5A_0000,
+    checkers: |id| id % 4 == 0,
+    check_every: 2500,
+};
+
+/// A heap that may cross threads.
+#[derive(Clone, Copy)]
+struct SendHeap(Heap);
+
+// SAFETY: the global heap and a locked mspace may be used from any thread;
+// each unlocked mspace here is used by the one thread it is handed to.
+unsafe impl Send for SendHeap {}
+
+/// A block in a thread's table or in flight. The address is an integer so
+/// the block can cross threads.
 struct Block {
     addr: usize,
     size: usize,
-    /// The pattern seed; its top byte is the owning thread's number.
+    /// The pattern seed; its top byte is the allocating thread's number.
     seed: u64,
+    /// The thread that sent it, once it travels.
+    from: usize,
 }
 
 impl Block {
-    fn ptr(&self) -> *mut c_void {
-        self.addr as *mut c_void
+    fn ptr(&self) -> *mut u8 {
+        self.addr as *mut u8
     }
 
     fn verify(&self, what: &str) {
-        unsafe { assert_pattern(self.ptr().cast(), 0, self.size, self.seed, what) };
+        unsafe { assert_pattern(self.ptr(), 0, self.size, self.seed, what) };
     }
 }
 
-fn random_size(rng: &mut Rng) -> usize {
+/// The channels of a shared heap: a sender to the next thread and this
+/// thread's receiver, which gets blocks from the previous one.
+struct Mail {
+    to_next: Sender<Block>,
+    inbox: Receiver<Block>,
+}
+
+/// Counters a worker returns.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    received: usize,
+}
+
+fn random_size(rng: &mut Rng, largest: usize) -> usize {
     match rng.below(1000) {
         0..=849 => rng.range(1, 512),
         850..=989 => rng.range(513, 32 << 10),
-        _ => rng.range((32 << 10) + 1, 1 << 20),
+        _ => rng.range((32 << 10) + 1, largest),
     }
 }
 
-fn worker(id: usize, to_next: Sender<Block>, from_prev: Receiver<Block>) -> (usize, usize) {
-    let mut rng = Rng::new(0x7EAD_0000 + id as u64);
+/// Resizes `b` to `new` bytes with realloc, checking the kept prefix and
+/// patterning the rest.
+fn resize(heap: Heap, b: &mut Block, new: usize, what: &str) {
+    let q = unsafe { heap.realloc(b.ptr(), new) };
+    assert!(!q.is_null(), "{what}: realloc returned null");
+    let kept = b.size.min(new);
+    unsafe { assert_pattern(q, 0, kept, b.seed, &format!("{what}: prefix after realloc")) };
+    unsafe { fill(q, kept, new, b.seed) };
+    b.addr = q as usize;
+    b.size = new;
+}
+
+/// `plan.ops_per_thread` mixed operations on `heap` by thread `id`. With
+/// `mail`, some blocks go to the next thread and received blocks are
+/// verified, then freed or resized and kept; without, those operations are
+/// realloc_in_place.
+fn worker(id: usize, heap: Heap, mail: Option<Mail>, plan: Plan) -> Tally {
+    let name = heap.name();
+    let mut rng = Rng::new(plan.seed + id as u64);
     let mut live: Vec<Block> = Vec::new();
+    let mut tally = Tally::default();
     let mut serial = 0u64;
-    let mut sent = 0;
-    let mut received = 0;
     let mut new_seed = || {
         serial += 1;
         ((id as u64) << 56) | serial
     };
-    for op in 0..OPS_PER_THREAD {
-        // Free what the previous thread handed over, after checking that
-        // its owner's pattern survived the trip.
-        while let Ok(b) = from_prev.try_recv() {
-            assert_eq!((b.seed >> 56) as usize, (id + THREADS - 1) % THREADS);
-            b.verify(&format!(
-                "thread {id}: block received from thread {}",
-                b.seed >> 56
-            ));
-            unsafe { dlfree(b.ptr()) };
-            received += 1;
+    let mut adopt = |p: *mut u8, size: usize, live: &mut Vec<Block>| {
+        let seed = new_seed();
+        unsafe { fill(p, 0, size, seed) };
+        live.push(Block {
+            addr: p as usize,
+            size,
+            seed,
+            from: id,
+        });
+    };
+    let check = (plan.checkers)(id);
+    for op in 0..plan.ops_per_thread {
+        if let Some(mail) = &mail {
+            // What the previous thread handed over, after checking that
+            // its owner's pattern survived the trip.
+            while let Ok(mut b) = mail.inbox.try_recv() {
+                assert_eq!(b.from, (id + THREADS - 1) % THREADS);
+                let what = format!("{name}: thread {id}: block received from thread {}", b.from);
+                b.verify(&what);
+                tally.received += 1;
+                if rng.chance(70) || live.len() >= plan.max_live {
+                    unsafe { heap.free(b.ptr()) };
+                } else {
+                    let new = random_size(&mut rng, plan.largest);
+                    resize(heap, &mut b, new, &what);
+                    live.push(b);
+                }
+            }
         }
-        let roll = if live.len() >= MAX_LIVE {
+        let roll = if live.len() >= plan.max_live {
             rng.range(50, 99)
         } else if live.is_empty() {
             rng.below(50)
         } else {
             rng.below(100)
         };
+        let what = format!("{name}: thread {id} op {op}");
         match roll {
             0..=34 => {
-                let size = random_size(&mut rng);
-                let p = unsafe { dlmalloc(size) };
-                assert!(
-                    !p.is_null(),
-                    "thread {id} op {op}: dlmalloc({size}) returned null"
-                );
+                let size = random_size(&mut rng, plan.largest);
+                let p = heap.malloc(size);
+                assert!(!p.is_null(), "{what}: malloc({size}) returned null");
                 assert_eq!(p as usize % MALLOC_ALIGNMENT, 0);
-                let seed = new_seed();
-                unsafe { fill(p.cast(), 0, size, seed) };
-                live.push(Block {
-                    addr: p as usize,
-                    size,
-                    seed,
-                });
+                adopt(p, size, &mut live);
             }
             35..=42 => {
-                let size = random_size(&mut rng);
-                let p = unsafe { dlcalloc(1, size) };
-                assert!(!p.is_null(), "thread {id} op {op}: dlcalloc returned null");
-                assert!(
-                    unsafe { all_zero(p.cast(), size) },
-                    "thread {id}: calloc not zeroed"
-                );
-                let seed = new_seed();
-                unsafe { fill(p.cast(), 0, size, seed) };
-                live.push(Block {
-                    addr: p as usize,
-                    size,
-                    seed,
-                });
+                let size = random_size(&mut rng, plan.largest);
+                let p = heap.calloc(1, size);
+                assert!(!p.is_null(), "{what}: calloc(1, {size}) returned null");
+                assert!(unsafe { all_zero(p, size) }, "{what}: calloc not zeroed");
+                adopt(p, size, &mut live);
             }
             43..=49 => {
                 let align = 1usize << rng.range(4, 14);
-                let size = random_size(&mut rng);
-                let p = unsafe { dlmemalign(align, size) };
-                assert!(
-                    !p.is_null(),
-                    "thread {id} op {op}: dlmemalign returned null"
-                );
+                let size = random_size(&mut rng, plan.largest);
+                let p = heap.memalign(align, size);
+                assert!(!p.is_null(), "{what}: memalign returned null");
                 assert_eq!(
                     p as usize % align,
                     0,
-                    "thread {id}: dlmemalign({align}) misaligned"
+                    "{what}: memalign({align}) misaligned"
                 );
-                let seed = new_seed();
-                unsafe { fill(p.cast(), 0, size, seed) };
-                live.push(Block {
-                    addr: p as usize,
-                    size,
-                    seed,
-                });
+                adopt(p, size, &mut live);
             }
-            50..=71 => {
+            50..=69 => {
                 let b = live.swap_remove(rng.below(live.len()));
-                b.verify(&format!("thread {id} op {op}: own block before free"));
-                unsafe { dlfree(b.ptr()) };
+                b.verify(&format!("{what}: own block before free"));
+                unsafe { heap.free(b.ptr()) };
             }
-            72..=91 => {
+            70..=87 => {
                 let i = rng.below(live.len());
-                live[i].verify(&format!("thread {id} op {op}: block before realloc"));
-                let new = random_size(&mut rng);
-                let b = &mut live[i];
-                let q = unsafe { dlrealloc(b.ptr(), new) };
-                assert!(!q.is_null(), "thread {id} op {op}: dlrealloc returned null");
-                let kept = b.size.min(new);
-                let what = format!("thread {id} op {op}: prefix after realloc");
-                unsafe { assert_pattern(q.cast(), 0, kept, b.seed, &what) };
-                unsafe { fill(q.cast(), kept, new, b.seed) };
-                b.addr = q as usize;
-                b.size = new;
+                live[i].verify(&format!("{what}: block before realloc"));
+                let new = random_size(&mut rng, plan.largest);
+                resize(heap, &mut live[i], new, &what);
             }
-            _ => {
-                // Hand a block to the next thread: about a quarter of all
-                // blocks end up freed by a thread that did not allocate them.
-                let b = live.swap_remove(rng.below(live.len()));
-                to_next.send(b).expect("the next thread hung up early");
-                sent += 1;
-            }
+            _ => match &mail {
+                Some(mail) => {
+                    // Hand a block to the next thread, which frees or
+                    // resizes it.
+                    let mut b = live.swap_remove(rng.below(live.len()));
+                    b.from = id;
+                    mail.to_next.send(b).expect("the next thread hung up early");
+                    tally.sent += 1;
+                }
+                None => {
+                    let i = rng.below(live.len());
+                    let b = &mut live[i];
+                    let new = rng.range(1, b.size + 1000);
+                    let q = unsafe { heap.realloc_in_place(b.ptr(), new) };
+                    if !q.is_null() {
+                        assert_eq!(q, b.ptr(), "{what}: realloc_in_place moved");
+                        let kept = b.size.min(new);
+                        unsafe { fill(q, kept, new, b.seed) };
+                        b.size = new;
+                    }
+                    b.verify(&format!("{what}: after realloc_in_place"));
+                }
+            },
         }
-        if id == 0 && op % 5000 == 4999 {
+        if check && op % plan.check_every == plan.check_every - 1 {
             // Concurrent with the other threads' operations.
-            assert_heap_ok(&format!("thread 0 op {op}, others running"));
+            heap.assert_ok(&format!("{what}, others running"));
         }
     }
     for b in live {
-        b.verify(&format!("thread {id}: block at the end"));
-        unsafe { dlfree(b.ptr()) };
+        b.verify(&format!("{name}: thread {id}: block at the end"));
+        unsafe { heap.free(b.ptr()) };
     }
-    // Nothing more will be sent; drain until the previous thread is done.
-    drop(to_next);
-    for b in from_prev {
-        b.verify(&format!(
-            "thread {id}: late block from thread {}",
-            b.seed >> 56
-        ));
-        unsafe { dlfree(b.ptr()) };
-        received += 1;
+    if let Some(Mail { to_next, inbox }) = mail {
+        // Nothing more is sent from here; drain until the previous thread
+        // is done.
+        drop(to_next);
+        for b in inbox {
+            b.verify(&format!("{name}: thread {id}: late block from {}", b.from));
+            unsafe { heap.free(b.ptr()) };
+            tally.received += 1;
+        }
     }
-    (sent, received)
+    tally
+}
+
+/// Runs the worker on `heap` in eight threads that pass blocks around a
+/// ring, checks that every block sent arrived, and that enough crossed.
+fn shared_heap(heap: Heap, plan: Plan) {
+    let heap = SendHeap(heap);
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| channel()).unzip();
+    let mut handles = Vec::new();
+    for (id, inbox) in receivers.into_iter().enumerate() {
+        // Thread `id` sends to thread `id + 1` and receives on its own
+        // channel.
+        let mail = Mail {
+            to_next: senders[(id + 1) % THREADS].clone(),
+            inbox,
+        };
+        handles.push(
+            thread::Builder::new()
+                .name(format!("dl-stress-{id}"))
+                .spawn(move || {
+                    let heap = heap;
+                    worker(id, heap.0, Some(mail), plan)
+                })
+                .expect("spawn"),
+        );
+    }
+    drop(senders);
+    let tallies = join_all(handles);
+    let sent: usize = tallies.iter().map(|t| t.sent).sum();
+    let received: usize = tallies.iter().map(|t| t.received).sum();
+    assert_eq!(sent, received, "blocks lost in transit");
+    assert!(
+        sent > THREADS * plan.ops_per_thread / 50,
+        "only {sent} blocks crossed threads"
+    );
+    eprintln!(
+        "{}: {THREADS} threads, {sent} cross-thread blocks",
+        heap.0.name()
+    );
+    heap.0.assert_ok("after all threads finished");
+}
+
+fn join_all(handles: Vec<thread::JoinHandle<Tally>>) -> Vec<Tally> {
+    handles
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+        .collect()
 }
 
 #[test]
 fn threads_allocate_and_free_across_each_other() {
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| channel()).unzip();
-    let mut receivers: Vec<Option<Receiver<Block>>> = receivers.into_iter().map(Some).collect();
+    // The global heap's mappings would upset the mspace tests' counts.
+    let _serial = serial();
+    shared_heap(Heap::GLOBAL, GLOBAL);
+}
+
+#[test]
+fn eight_threads_share_one_locked_mspace() {
+    let _serial = serial();
+    let before = mapped_bytes();
+    let msp = unsafe { create_mspace(0, 1) };
+    assert!(!msp.is_null(), "create_mspace failed");
+    // SAFETY: locked, so any thread may use it; destroyed after the threads.
+    let heap = unsafe { Heap::mspace(msp) };
+    shared_heap(heap, MSPACE);
+    let mi = heap.mallinfo();
+    assert_eq!(mi.hblks, 0, "directly mapped blocks left: {mi:?}");
+    let footprint = heap.footprint();
+    assert_eq!(unsafe { destroy_mspace(msp) }, footprint);
+    assert_eq!(mapped_bytes(), before, "mapped bytes after destroy_mspace");
+}
+
+#[test]
+fn eight_threads_each_with_an_unlocked_mspace() {
+    let _serial = serial();
+    let before = mapped_bytes();
+    let create = |capacity| {
+        let msp = unsafe { create_mspace(capacity, 0) };
+        assert!(!msp.is_null(), "create_mspace failed");
+        // SAFETY: used by the one thread it goes to, destroyed there.
+        SendHeap(unsafe { Heap::mspace(msp) })
+    };
     let mut handles = Vec::new();
     for id in 0..THREADS {
-        // Thread `id` sends to thread `id + 1`, so it owns that sender and
-        // receives on its own channel.
-        let to_next = senders[(id + 1) % THREADS].clone();
-        let from_prev = receivers[id].take().unwrap();
+        // Odd threads get a heap created here: an unlocked heap may move
+        // to another thread as long as one thread uses it at a time.
+        let given = (id % 2 == 1).then(|| create(0));
         handles.push(
             thread::Builder::new()
-                .name(format!("dl-stress-{id}"))
-                .spawn(move || worker(id, to_next, from_prev))
-                .unwrap(),
+                .name(format!("mspace-own-{id}"))
+                .spawn(move || {
+                    let heap = given.unwrap_or_else(|| create(64 << 10)).0;
+                    let plan = Plan {
+                        checkers: |_| true,
+                        ..MSPACE
+                    };
+                    let tally = worker(id, heap, None, plan);
+                    heap.assert_ok(&format!("thread {id}: end"));
+                    let footprint = heap.footprint();
+                    let msp = heap.as_mspace().expect("an mspace");
+                    let released = unsafe { destroy_mspace(msp) };
+                    assert_eq!(released, footprint, "thread {id}: destroy_mspace");
+                    tally
+                })
+                .expect("spawn"),
         );
     }
-    drop(senders);
-    let mut totals = Vec::new();
-    for handle in handles {
-        totals.push(
-            handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        );
-    }
-    let sent: usize = totals.iter().map(|t| t.0).sum();
-    let received: usize = totals.iter().map(|t| t.1).sum();
-    assert_eq!(sent, received, "blocks lost in transit");
-    assert!(
-        sent > THREADS * OPS_PER_THREAD / 50,
-        "only {sent} blocks crossed threads"
-    );
-    eprintln!("{THREADS} threads, {sent} cross-thread frees");
-    assert_heap_ok("after all threads finished");
+    join_all(handles);
+    assert_eq!(mapped_bytes(), before, "mapped bytes after every destroy");
 }

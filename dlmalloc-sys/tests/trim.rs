@@ -10,12 +10,10 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 
-use common::{assert_heap_ok, assert_pattern, fill};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;

@@ -9,12 +9,10 @@
 
 use dlmalloc_platform_std as _;
 
-mod common;
-
 use core::ffi::c_void;
 
-use common::{assert_heap_ok, assert_pattern, fill};
 use dlmalloc_sys::*;
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill};
 
 /// Allocates every size, checks `usable >= size`, fills every usable byte
 /// with a per-block pattern while all blocks are live, then verifies them

@@ -39,6 +39,8 @@ use std::time::{Duration, Instant};
 use allocator_api2::alloc::Allocator;
 use dlmalloc::{DLMalloc, Locked, Locking, Mspace, MspaceAlloc, Stats, raw};
 use dlmalloc_platform_std as _;
+use dlmalloc_test_support::pattern::pattern_byte;
+use dlmalloc_test_support::{Rng, all_zero, fill, first_mismatch};
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
@@ -71,32 +73,6 @@ fn duration() -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
-/// A small deterministic generator (xorshift64*), one per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A value in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `true` with probability `percent`/100.
-    fn percent(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// A request size: mostly small, with every size class represented, and a
 /// few past the mmap threshold (some of them exactly at it).
 fn pick_size(rng: &mut Rng) -> usize {
@@ -113,69 +89,10 @@ fn pick_size(rng: &mut Rng) -> usize {
 /// An alignment above the default for memalign: 32 B to 64 KiB, and now and
 /// then 1 MiB.
 fn pick_align(rng: &mut Rng) -> usize {
-    if rng.percent(2) {
+    if rng.chance(2) {
         1 << 20
     } else {
         32 << rng.below(12)
-    }
-}
-
-/// The pattern of a block is made of tiles of this many bytes.
-const TILE: usize = 4096;
-
-/// The word at `k` of a block's tiles, for the block with id `id`.
-#[inline]
-fn word(id: u64, k: usize) -> u64 {
-    (id ^ k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// The pattern of the block with id `id`, one tile at a time: word `k` of
-/// every tile is `word(id, k)` (little endian), except the first, which is
-/// `word(id, !t)` in tile `t`, so no two tiles are alike and a block shifted
-/// by whole tiles is caught. Filling and checking then copy and compare
-/// whole tiles (this test also runs unoptimised in `cargo test`).
-struct Pattern {
-    id: u64,
-    /// Tile 0, or as much of it as the block has.
-    tile: [u8; TILE],
-}
-
-impl Pattern {
-    /// The pattern for a block with id `id` of `size` bytes.
-    fn new(id: u64, size: usize) -> Pattern {
-        let mut tile = [0; TILE];
-        let len = size.min(TILE);
-        for (k, chunk) in tile[..len.next_multiple_of(8).min(TILE)]
-            .chunks_mut(8)
-            .enumerate()
-        {
-            chunk.copy_from_slice(&word(id, k).to_le_bytes());
-        }
-        Pattern { id, tile }
-    }
-
-    /// Tile `t`, made current in place.
-    fn tile(&mut self, t: usize) -> &[u8; TILE] {
-        self.tile[..8].copy_from_slice(&word(self.id, if t == 0 { 0 } else { !t }).to_le_bytes());
-        &self.tile
-    }
-
-    /// The byte at offset `i`, for reports.
-    fn byte(&mut self, i: usize) -> u8 {
-        self.tile(i / TILE)[i % TILE]
-    }
-
-    /// Calls `visit(range, expected)` for each piece of `from..to` within one
-    /// tile, with the pattern's bytes for that range.
-    fn pieces(&mut self, from: usize, to: usize, mut visit: impl FnMut(usize, &[u8])) {
-        let mut at = from;
-        while at < to {
-            let t = at / TILE;
-            let end = to.min((t + 1) * TILE);
-            let tile = self.tile(t);
-            visit(at, &tile[at % TILE..at % TILE + (end - at)]);
-            at = end;
-        }
     }
 }
 
@@ -235,10 +152,7 @@ impl Block {
     unsafe fn fill_from(&mut self, from: usize) {
         // SAFETY: a live block has `size` bytes at `addr`, and nothing else
         // uses them meanwhile (caller's contract).
-        let bytes = unsafe { std::slice::from_raw_parts_mut(self.addr as *mut u8, self.size) };
-        Pattern::new(self.id, self.size).pieces(from, self.size, |at, expected| {
-            bytes[at..at + expected.len()].copy_from_slice(expected);
-        });
+        unsafe { fill(self.addr as *mut u8, from, self.size, self.id) };
     }
 
     /// Panics unless the first `len` bytes hold the pattern.
@@ -249,19 +163,8 @@ impl Block {
     unsafe fn verify(&self, len: usize, when: &str) {
         // SAFETY: the caller's contract is bytes'.
         let bytes = &unsafe { self.bytes() }[..len];
-        let mut pattern = Pattern::new(self.id, self.size);
-        let mut first_bad = None;
-        pattern.pieces(0, len, |at, expected| {
-            let found = &bytes[at..at + expected.len()];
-            if first_bad.is_none() && found != expected {
-                first_bad = found
-                    .iter()
-                    .zip(expected)
-                    .position(|(a, b)| a != b)
-                    .map(|i| at + i);
-            }
-        });
-        if let Some(at) = first_bad {
+        // SAFETY: as above.
+        if let Some(at) = unsafe { first_mismatch(bytes.as_ptr(), 0, len, self.id) } {
             panic!(
                 "{when}: block {:#x} ({:?}, {} bytes at {:#x}) corrupted at offset {at}: \
                  {:#04x} instead of {:#04x}",
@@ -270,7 +173,7 @@ impl Block {
                 self.size,
                 self.addr,
                 bytes[at],
-                pattern.byte(at)
+                pattern_byte(self.id, at)
             );
         }
     }
@@ -534,7 +437,7 @@ fn worker(
             counts.received += 1;
             // SAFETY: the block is live and now this thread's alone.
             unsafe { block.verify(block.size, "received from another thread") };
-            if live.len() < MAX_LIVE && rng.percent(50) {
+            if live.len() < MAX_LIVE && rng.chance(50) {
                 counts.adopted += 1;
                 live.push(block);
             } else {
@@ -544,7 +447,7 @@ fn worker(
             }
         }
 
-        let grow = live.is_empty() || (live.len() < MAX_LIVE && rng.percent(55));
+        let grow = live.is_empty() || (live.len() < MAX_LIVE && rng.chance(55));
         if grow {
             let heap = KINDS[match rng.below(100) {
                 0..=34 => 0,
@@ -577,12 +480,9 @@ fn worker(
             if zeroed {
                 // SAFETY: a fresh block, this thread's alone.
                 let bytes = unsafe { block.bytes() };
-                let zeros = [0u8; TILE];
-                let nonzero = bytes.chunks(TILE).position(|c| c != &zeros[..c.len()]);
-                assert!(
-                    nonzero.is_none(),
-                    "{heap:?}: zeroed block of {size} bytes is not zero in its tile {nonzero:?}"
-                );
+                // SAFETY: the slice's bytes.
+                let zero = unsafe { all_zero(bytes.as_ptr(), bytes.len()) };
+                assert!(zero, "{heap:?}: zeroed block of {size} bytes is not zero");
             }
             // SAFETY: as above.
             unsafe { block.fill_from(0) };
@@ -639,7 +539,7 @@ fn worker(
             let own_live = live.iter().filter(|b| b.heap == HeapKind::Own);
             let (count, bytes) = own_live.fold((0, 0), |(n, sum), b| (n + 1, sum + b.size));
             check_quiet_mspace(&format!("worker {index}'s own heap"), &own, count, bytes);
-            if rng.percent(20) {
+            if rng.chance(20) {
                 own.trim(rng.below(1 << 20));
             }
             counts.own_checks += 1;

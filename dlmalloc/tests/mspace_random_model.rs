@@ -13,6 +13,7 @@ use allocator_api2::alloc::{Allocator, Layout};
 use dlmalloc::{Growth, Mspace};
 use dlmalloc_platform_std as _;
 use dlmalloc_platform_std::mapped_bytes;
+use dlmalloc_test_support::{Rng, all_zero, assert_pattern, fill};
 
 const OPERATIONS: usize = 30_000;
 const CHECK_EVERY: usize = 300;
@@ -20,78 +21,33 @@ const REGION: usize = 256 << 10;
 
 static mut REGION_BUFFER: [MaybeUninit<u8>; REGION] = [MaybeUninit::uninit(); REGION];
 
-/// A xorshift generator with a fixed seed: the same run every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
-
 /// A live block of the model.
 struct Block {
     heap: usize,
     ptr: NonNull<u8>,
     layout: Layout,
-    /// Byte `i` holds `seed + i`.
-    seed: u8,
+    /// The seed of the pattern its bytes hold.
+    seed: u64,
 }
 
 impl Block {
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the block is live and `layout.size()` bytes long (a
-        // zero-size block is a dangling, aligned, empty slice).
-        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
+    /// True when every byte from `from` on is zero.
+    fn zero_from(&self, from: usize) -> bool {
+        // SAFETY: the block is live and `layout.size()` bytes long.
+        unsafe { all_zero(self.ptr.as_ptr().add(from), self.layout.size() - from) }
     }
 
-    /// Writes the pattern from byte `from` on, a 256-byte period at a time.
+    /// Writes the pattern from byte `from` on.
     fn fill(&mut self, from: usize) {
-        let period: [u8; 256] = core::array::from_fn(|k| self.seed.wrapping_add(k as u8));
-        let mut i = from;
-        while i < self.layout.size() {
-            let phase = i % 256;
-            let len = (256 - phase).min(self.layout.size() - i);
-            // SAFETY: `[i, i + len)` is within the live block, and the
-            // pattern is a separate array.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    period[phase..].as_ptr(),
-                    self.ptr.add(i).as_ptr(),
-                    len,
-                )
-            };
-            i += len;
-        }
+        // SAFETY: `[from, size)` is within the live block.
+        unsafe { fill(self.ptr.as_ptr(), from, self.layout.size(), self.seed) };
     }
 
-    /// Checks the first `len` bytes: all of them in a small block, in a
-    /// large one the first and last KiB and every 61st byte between (a
-    /// stride prime to the pattern's period, so shifted copies show).
+    /// Checks the first `len` bytes, all of them.
+    #[track_caller]
     fn verify(&self, len: usize, what: &str) {
-        let bytes = &self.bytes()[..len];
-        let wrong = |i: usize| bytes[i] != self.seed.wrapping_add(i as u8);
-        let found = if len <= 16 << 10 {
-            (0..len).find(|&i| wrong(i))
-        } else {
-            (0..1024)
-                .chain((1024..len - 1024).step_by(61))
-                .chain(len - 1024..len)
-                .find(|&i| wrong(i))
-        };
-        if let Some(i) = found {
-            panic!(
-                "{what}: byte {i} of a {} byte block changed",
-                self.layout.size()
-            );
-        }
+        // SAFETY: the block is live and at least `len` bytes long.
+        unsafe { assert_pattern(self.ptr.as_ptr(), 0, len, self.seed, what) };
     }
 }
 
@@ -141,7 +97,7 @@ fn three_heaps_stay_consistent_under_random_operations() {
         }
     };
 
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut blocks: Vec<Block> = Vec::new();
     let mut counts = [0usize; 6];
     for op in 0..OPERATIONS {
@@ -176,7 +132,7 @@ fn three_heaps_stay_consistent_under_random_operations() {
                     heap,
                     ptr: ptr.cast(),
                     layout: new,
-                    seed: rng.next() as u8,
+                    seed: rng.next_u64(),
                 };
                 assert_eq!(
                     block.ptr.as_ptr() as usize % new.align(),
@@ -184,7 +140,7 @@ fn three_heaps_stay_consistent_under_random_operations() {
                     "op {op}: misaligned"
                 );
                 if kind == 1 {
-                    assert!(block.bytes().iter().all(|&b| b == 0), "op {op}: not zeroed");
+                    assert!(block.zero_from(0), "op {op}: not zeroed");
                 }
                 block.fill(0);
                 blocks.push(block);
@@ -220,7 +176,7 @@ fn three_heaps_stay_consistent_under_random_operations() {
                 block.verify(old.size(), "after grow");
                 if kind == 3 {
                     assert!(
-                        block.bytes()[old.size()..].iter().all(|&b| b == 0),
+                        block.zero_from(old.size()),
                         "op {op}: grown part not zeroed"
                     );
                 }

@@ -4,7 +4,6 @@
 
 use core::mem::MaybeUninit;
 use core::ptr::{NonNull, addr_of_mut};
-use std::sync::{Mutex, MutexGuard};
 
 use allocator_api2::alloc::{Allocator, Layout};
 use allocator_api2::vec::Vec;
@@ -12,44 +11,46 @@ use allocator_api2::vec::Vec;
 use dlmalloc::{CreateError, Growth, Mspace};
 use dlmalloc_platform_std as _;
 use dlmalloc_platform_std::{map_count, mapped_bytes};
+// The tests read process-wide mapping counters, so they run one at a time (`serial`).
+use dlmalloc_test_support::{assert_pattern, fill as pattern, serial};
 
 const REGION: usize = 256 << 10;
 
 static mut FIXED: [MaybeUninit<u8>; REGION] = [MaybeUninit::uninit(); REGION];
 static mut GROWING: [MaybeUninit<u8>; REGION] = [MaybeUninit::uninit(); REGION];
 
-/// The tests read process-wide mapping counters, so they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Allocates blocks of 200 to 1000 bytes until the heap says no; returns
-/// them with the bytes requested.
+/// Allocates blocks of 200 to 1000 bytes until the heap says no, block `i`
+/// holding the pattern for seed `i`; returns them with the bytes requested.
 fn fill<A: Allocator>(
     heap: A,
     limit: Option<usize>,
 ) -> (std::vec::Vec<(NonNull<u8>, Layout)>, usize) {
     let mut blocks = std::vec::Vec::new();
     let mut bytes = 0;
-    for i in 0.. {
+    for i in 0u64.. {
         if limit.is_some_and(|limit| bytes >= limit) {
             break;
         }
-        let layout = Layout::from_size_align(200 + (i * 131) % 800, 8).unwrap();
+        let layout = Layout::from_size_align(200 + (i as usize * 131) % 800, 8).unwrap();
         let Ok(block) = heap.allocate(layout) else {
             break;
         };
         let block = block.cast::<u8>();
         // SAFETY: a fresh block of `layout.size()` bytes.
-        unsafe { block.write_bytes(i as u8, layout.size()) };
+        unsafe { pattern(block.as_ptr(), 0, layout.size(), i) };
         blocks.push((block, layout));
         bytes += layout.size();
     }
     (blocks, bytes)
+}
+
+/// Panics unless every block of `fill` still holds its pattern.
+fn assert_intact(blocks: &[(NonNull<u8>, Layout)]) {
+    for (i, &(block, layout)) in blocks.iter().enumerate() {
+        let what = format!("block {i}");
+        // SAFETY: a live block of `layout.size()` bytes.
+        unsafe { assert_pattern(block.as_ptr(), 0, layout.size(), i as u64, &what) };
+    }
 }
 
 #[test]
@@ -90,13 +91,8 @@ fn a_fixed_region_is_nearly_all_usable_and_never_maps() {
     assert!(v.try_reserve(4096).is_err());
     heap.heap_check().unwrap();
 
-    for (i, &(block, layout)) in blocks.iter().enumerate() {
-        // SAFETY: a live block of `layout.size()` bytes.
-        let contents = unsafe { core::slice::from_raw_parts(block.as_ptr(), layout.size()) };
-        assert!(
-            contents.iter().all(|&b| b == i as u8),
-            "block {i} clobbered"
-        );
+    assert_intact(&blocks);
+    for &(block, layout) in &blocks {
         // SAFETY: `block` fits `layout`; freed once.
         unsafe { a.deallocate(block, layout) };
     }
@@ -126,14 +122,7 @@ fn a_growing_region_continues_with_mappings() {
     assert!(map_count() > maps, "no mapping was made");
     assert!(heap.stats().footprint > REGION);
     heap.heap_check().unwrap();
-    for (i, &(block, layout)) in blocks.iter().enumerate() {
-        // SAFETY: a live block of `layout.size()` bytes.
-        let contents = unsafe { core::slice::from_raw_parts(block.as_ptr(), layout.size()) };
-        assert!(
-            contents.iter().all(|&b| b == i as u8),
-            "block {i} clobbered"
-        );
-    }
+    assert_intact(&blocks);
 
     drop(heap);
     assert_eq!(

@@ -8,6 +8,7 @@ use core::alloc::{GlobalAlloc, Layout};
 
 use dlmalloc::{DLMalloc, Mspace};
 use dlmalloc_platform_std as _;
+use dlmalloc_test_support::Rng;
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
@@ -22,25 +23,19 @@ const KEPT: usize = 4 << 20;
 /// 200,000 times, then frees all of them; returns the footprint at its
 /// peak and after the frees, read through `footprint`.
 fn churn_then_free_all(alloc: &dyn GlobalAlloc, footprint: &dyn Fn() -> usize) -> (usize, usize) {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let layout_of = |r: u64| Layout::from_size_align(16 + (r % 985) as usize, 8).unwrap();
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let layout_of = |r: usize| Layout::from_size_align(16 + r, 8).unwrap();
     let mut blocks: Vec<(*mut u8, Layout)> = Vec::with_capacity(LIVE);
     for _ in 0..LIVE {
-        let layout = layout_of(next());
+        let layout = layout_of(rng.below(985));
         // SAFETY: non-zero size.
         let block = unsafe { alloc.alloc(layout) };
         assert!(!block.is_null());
         blocks.push((block, layout));
     }
     for _ in 0..200_000 {
-        let i = (next() % LIVE as u64) as usize;
-        let layout = layout_of(next());
+        let i = rng.below(LIVE);
+        let layout = layout_of(rng.below(985));
         // SAFETY: each slot holds a live block of this allocator with its layout.
         unsafe {
             alloc.dealloc(blocks[i].0, blocks[i].1);

@@ -3,19 +3,15 @@
 //! only these tests touch the heap).
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use dlmalloc::{DLMalloc, raw};
 use dlmalloc_platform_std as _;
 
 /// The tests compare statistics and change heap-wide settings, so they run
 /// one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn serial() -> MutexGuard<'static, ()> {
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = dlmalloc_test_support::serial();
     // Make sure the heap is initialised before anything is measured.
     let layout = Layout::from_size_align(16, 16).unwrap();
     // SAFETY: non-zero size; freed right away with the same layout.

@@ -2,39 +2,16 @@
 //! allocator, across threads, and leave a consistent heap.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread;
 
 use dlmalloc::DLMalloc;
 use dlmalloc_platform_std as _;
+// The tests compare heap statistics, so they run one at a time (`serial`).
+use dlmalloc_test_support::{Rng, serial};
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
-
-/// The tests compare heap statistics, so they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A small xorshift generator: deterministic sizes without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
 
 trait Shape {
     fn area(&self) -> f64;
@@ -167,18 +144,18 @@ fn eight_threads_build_and_check_collections() {
     let handles: Vec<_> = (0..8u64)
         .map(|t| {
             thread::spawn(move || {
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t + 1));
+                let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ (t + 1));
                 let mut checked = 0usize;
                 for round in 0..30 {
                     let vecs: Vec<Vec<u64>> = (0..20)
                         .map(|_| {
-                            let len = rng.below(5000) as usize;
+                            let len = rng.below(5000);
                             (0..len as u64).map(|i| i ^ t).collect()
                         })
                         .collect();
                     let mut map: HashMap<String, Vec<u8>> = HashMap::new();
                     for i in 0..200 {
-                        let len = rng.below(300) as usize;
+                        let len = rng.below(300);
                         map.insert(format!("{t}-{round}-{i}"), vec![(i % 251) as u8; len]);
                     }
                     let tree: BTreeMap<u64, Box<[u8]>> = (0..200)

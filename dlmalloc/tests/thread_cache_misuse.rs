@@ -7,10 +7,9 @@
 #![cfg(target_os = "linux")]
 
 use core::alloc::{GlobalAlloc, Layout};
-use std::process::Command;
-
 use dlmalloc::DLMalloc;
 use dlmalloc_platform_std as _;
+use dlmalloc_test_support::run_child;
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
@@ -55,39 +54,17 @@ fn misuse(case: &str) {
     }
 }
 
-fn run_case_in_child(case: &str) -> (Option<i32>, String) {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, case)
-        .output()
-        .expect("spawn the child");
-    use std::os::unix::process::ExitStatusExt;
-    (
-        output.status.signal(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
+/// Runs `case` in a child and asserts that it died by SIGABRT, naming
+/// `message`.
 fn assert_aborted_with(case: &str, message: &str) {
-    let (signal, stderr) = run_case_in_child(case);
-    assert_eq!(
-        signal,
-        Some(libc::SIGABRT),
-        "{case}: the child was not aborted; stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(message),
-        "{case}: stderr lacks {message:?}:\n{stderr}"
-    );
+    let out = run_child("child_entry", CHILD_ENV, case);
+    dlmalloc_test_support::assert_aborted_with(case, &out, message);
 }
 
 /// The child's entry: does the misuse named by the environment, if any.
 #[test]
 fn child_entry() {
-    if let Ok(case) = std::env::var(CHILD_ENV) {
-        misuse(&case);
-        eprintln!("misuse {case} went undetected");
-    }
+    dlmalloc_test_support::child_entry(CHILD_ENV, misuse);
 }
 
 #[test]

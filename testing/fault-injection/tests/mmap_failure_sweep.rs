@@ -14,28 +14,10 @@
 
 mod common;
 
-use common::workload::{Run, workload};
+use common::workload::{Run, Sweep, workload};
 use common::*;
 use dlmalloc_fault_injection as faults;
 use dlmalloc_sys::*;
-
-/// How the sweep arms the fault before run `i`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sweep {
-    /// Only call `i` fails.
-    OneCall,
-    /// Calls `i`, `i + 1`, ... all fail: the system runs out for good.
-    FromCall,
-}
-
-impl Sweep {
-    fn arm(self, i: u64) {
-        match self {
-            Sweep::OneCall => faults::fail_mmap_call(i),
-            Sweep::FromCall => faults::fail_mmap_after(i),
-        }
-    }
-}
 
 /// Checks one run of `sweep` with call `i` (of the workload's calls)
 /// armed; returns whether the caller saw a failure.
@@ -66,8 +48,8 @@ fn check_run(sweep: Sweep, i: u64, run: &Run) -> bool {
 fn sweep_global(sweep: Sweep, calls: u64) -> (u32, u32) {
     let (mut visible, mut absorbed) = (0, 0);
     for i in 0..calls {
-        sweep.arm(i);
-        let run = workload(Heap::Global, &[Heap::Global]);
+        sweep.arm_mmap(i);
+        let run = workload(Heap::GLOBAL, &[Heap::GLOBAL]);
         faults::stop_failing_mmap();
         if check_run(sweep, i, &run) {
             visible += 1;
@@ -76,7 +58,7 @@ fn sweep_global(sweep: Sweep, calls: u64) -> (u32, u32) {
         }
         // Memory is available again: the same workload runs without a
         // failure.
-        let again = workload(Heap::Global, &[Heap::Global]);
+        let again = workload(Heap::GLOBAL, &[Heap::GLOBAL]);
         assert_eq!(again.failed_ops, 0, "{sweep:?} {i}: no recovery");
     }
     (visible, absorbed)
@@ -85,7 +67,7 @@ fn sweep_global(sweep: Sweep, calls: u64) -> (u32, u32) {
 #[test]
 fn global_heap_sweep() {
     let _only_me = faults::exclusive();
-    let reference = workload(Heap::Global, &[Heap::Global]);
+    let reference = workload(Heap::GLOBAL, &[Heap::GLOBAL]);
     assert_eq!(reference.failed_ops, 0, "the workload fails without faults");
     assert!(
         reference.mmap_calls >= 10,
@@ -112,14 +94,14 @@ fn global_heap_sweep() {
 fn mspace_sweep() {
     let _only_me = faults::exclusive();
     let space = Space::create(0, true);
-    let reference = workload(space.heap(), &[Heap::Global, space.heap()]);
+    let reference = workload(space.heap(), &[Heap::GLOBAL, space.heap()]);
     assert_eq!(reference.failed_ops, 0, "the workload fails without faults");
     space.destroy();
     for sweep in [Sweep::OneCall, Sweep::FromCall] {
         let (mut visible, mut absorbed) = (0, 0);
         // Call 0 is create_mspace's; call i > 0 is the workload's call i - 1.
         for i in 0..=reference.mmap_calls {
-            sweep.arm(i);
+            sweep.arm_mmap(i);
             // SAFETY: create_mspace has no preconditions.
             let msp = unsafe { create_mspace(0, 1) };
             if i == 0 {
@@ -127,19 +109,20 @@ fn mspace_sweep() {
                     msp.is_null(),
                     "create_mspace succeeded although its mmap failed"
                 );
-                assert_accounting(&[Heap::Global], 0, "after a failed create_mspace");
+                assert_accounting(&[Heap::GLOBAL], 0, "after a failed create_mspace");
                 continue;
             }
             assert!(!msp.is_null());
-            let heap = Heap::Space(msp);
-            let run = workload(heap, &[Heap::Global, heap]);
+            // SAFETY: live until destroyed after its last use below.
+            let heap = unsafe { Heap::mspace(msp) };
+            let run = workload(heap, &[Heap::GLOBAL, heap]);
             faults::stop_failing_mmap();
             if check_run(sweep, i - 1, &run) {
                 visible += 1;
             } else {
                 absorbed += 1;
             }
-            let again = workload(heap, &[Heap::Global, heap]);
+            let again = workload(heap, &[Heap::GLOBAL, heap]);
             assert_eq!(again.failed_ops, 0, "{sweep:?} {i}: no recovery");
             let footprint = heap.footprint();
             // SAFETY: `msp` is live, and none of its blocks is used again.

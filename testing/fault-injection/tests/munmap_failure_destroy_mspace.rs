@@ -32,10 +32,12 @@ fn busy_mspace() -> (Space, Vec<Block>) {
     // A mapping whose tail was given back, and one kept as a segment
     // because its unmap failed: destroy must pass their current extents.
     let shrunk = heap.malloc(LARGE);
-    assert_eq!(heap.realloc(shrunk, LARGE / 3), shrunk);
+    // SAFETY: a live block of this heap.
+    assert_eq!(unsafe { heap.realloc(shrunk, LARGE / 3) }, shrunk);
     let kept = heap.malloc(LARGE);
     faults::fail_munmap(true);
-    heap.free(kept);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(kept) };
     faults::fail_munmap(false);
     assert_eq!(heap.mallinfo().hblks, LARGE_BLOCKS + 1);
     assert_clean(heap, "busy mspace");
@@ -58,7 +60,7 @@ fn destroy_mspace_with_failing_munmap() {
     for (what, arm) in plans {
         let (space, large) = busy_mspace();
         let footprint = space.heap().footprint();
-        assert_accounting(&[Heap::Global, space.heap()], leaked, what);
+        assert_accounting(&[Heap::GLOBAL, space.heap()], leaked, what);
         let before = faults::counters();
         arm();
         let returned = space.destroy();
@@ -105,7 +107,7 @@ fn destroy_mspace_with_failing_munmap() {
             }
         }
         leaked += footprint - returned;
-        assert_accounting(&[Heap::Global], leaked, &format!("{what}, after destroy"));
-        assert_clean(Heap::Global, &format!("{what}, global heap after destroy"));
+        assert_accounting(&[Heap::GLOBAL], leaked, &format!("{what}, after destroy"));
+        assert_clean(Heap::GLOBAL, &format!("{what}, global heap after destroy"));
     }
 }

@@ -15,7 +15,7 @@ use dlmalloc_fault_injection as faults;
 #[test]
 fn first_block_kept_as_first_segment() {
     let _only_me = faults::exclusive();
-    let heap = Heap::Global;
+    let heap = Heap::GLOBAL;
     assert_eq!(heap.footprint(), 0, "the global heap was used before");
     let first = Block::fill(heap.malloc(4 * MIB), 4 * MIB, 1);
     let info = heap.mallinfo();
@@ -27,7 +27,8 @@ fn first_block_kept_as_first_segment() {
     let footprint = heap.footprint();
 
     faults::fail_munmap(true);
-    heap.free(first.ptr);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(first.ptr) };
     let info = heap.mallinfo();
     assert_eq!(
         (info.arena, info.hblks, info.hblkhd),
@@ -61,6 +62,7 @@ fn first_block_kept_as_first_segment() {
     assert_accounting(&[heap], 0, "after a working trim");
     let again = heap.malloc(100);
     assert!(!again.is_null());
-    heap.free(again);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(again) };
     assert_clean(heap, "at the end");
 }

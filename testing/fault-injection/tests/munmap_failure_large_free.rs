@@ -27,7 +27,8 @@ fn scenario(heap: Heap, all: &[Heap], outside: usize) {
     // ---- the free whose munmap fails -------------------------------------
     faults::fail_munmap(true);
     let failures = faults::counters().munmap_failures;
-    heap.free(first.ptr);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(first.ptr) };
     assert_eq!(faults::counters().munmap_failures, failures + 1);
     let after = heap.mallinfo();
     let map_bytes = before.hblkhd - after.hblkhd;
@@ -82,13 +83,15 @@ fn scenario(heap: Heap, all: &[Heap], outside: usize) {
     );
     // The second mapping is kept too: it stays in the footprint.
     let footprint = heap.footprint();
-    heap.free(second.ptr);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(second.ptr) };
     assert_eq!(heap.footprint(), footprint);
     assert_clean(heap, &format!("{name}, after a second failed unmap"));
     reuse.verify("block in the first kept mapping");
     // The first kept mapping is now an older segment; freeing its only
     // block leaves it wholly free.
-    heap.free(reuse.ptr);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(reuse.ptr) };
     assert_clean(heap, &format!("{name}, wholly free older segment"));
     assert!(
         !heap.trim(0),
@@ -123,17 +126,13 @@ fn scenario(heap: Heap, all: &[Heap], outside: usize) {
 #[test]
 fn global_heap_large_free_with_failing_munmap() {
     let _only_me = faults::exclusive();
-    scenario(Heap::Global, &[Heap::Global], 0);
+    scenario(Heap::GLOBAL, &[Heap::GLOBAL], 0);
 }
 
 #[test]
 fn mspace_large_free_with_failing_munmap() {
     let _only_me = faults::exclusive();
-    let space = Space::create(0, true);
-    scenario(space.heap(), &[Heap::Global, space.heap()], 0);
-    let footprint = space.heap().footprint();
-    assert_eq!(space.destroy(), footprint);
-    assert_accounting(&[Heap::Global], 0, "after destroy_mspace");
+    on_a_fresh_mspace(true, |heap, all| scenario(heap, all, 0));
 }
 
 /// Every way to get a directly mapped block (malloc, calloc, memalign with
@@ -149,7 +148,9 @@ fn every_kind_is_kept(heap: Heap, all: &[Heap]) {
         ("memalign 1 MiB", |h| h.memalign(MIB, LARGE)),
         ("shrunk mapping", |h| {
             let p = h.malloc(2 * LARGE);
-            assert_eq!(h.realloc(p, LARGE), p, "in-place shrink of a mapping");
+            // SAFETY: a live block of this heap.
+            let q = unsafe { h.realloc(p, LARGE) };
+            assert_eq!(q, p, "in-place shrink of a mapping");
             p
         }),
     ];
@@ -163,7 +164,8 @@ fn every_kind_is_kept(heap: Heap, all: &[Heap]) {
         );
         let footprint = heap.footprint();
         faults::fail_munmap(true);
-        heap.free(block.ptr);
+        // SAFETY: a live block of this heap, freed once.
+        unsafe { heap.free(block.ptr) };
         faults::fail_munmap(false);
         assert_eq!(heap.footprint(), footprint, "{name}, {kind}");
         assert!(faults::is_mapped(block.ptr as usize, LARGE));
@@ -186,11 +188,8 @@ fn every_kind_is_kept(heap: Heap, all: &[Heap]) {
 #[test]
 fn every_kind_of_mapped_block_is_kept() {
     let _only_me = faults::exclusive();
-    every_kind_is_kept(Heap::Global, &[Heap::Global]);
-    let space = Space::create(0, true);
-    every_kind_is_kept(space.heap(), &[Heap::Global, space.heap()]);
-    let footprint = space.heap().footprint();
-    assert_eq!(space.destroy(), footprint);
+    every_kind_is_kept(Heap::GLOBAL, &[Heap::GLOBAL]);
+    on_a_fresh_mspace(true, every_kind_is_kept);
 }
 
 #[test]
@@ -201,10 +200,11 @@ fn mspace_in_caller_memory_large_free_with_failing_munmap() {
     // is destroyed below before the region is dropped.
     let msp = unsafe { dlmalloc_sys::create_mspace_with_base(region.as_mut_ptr().cast(), MIB, 1) };
     assert!(!msp.is_null());
-    let heap = Heap::Space(msp);
+    // SAFETY: live until destroyed after its last use below.
+    let heap = unsafe { Heap::mspace(msp) };
     let created = heap.footprint();
     let mapped = faults::counters().mapped_bytes;
-    scenario(heap, &[Heap::Global, heap], created);
+    scenario(heap, &[Heap::GLOBAL, heap], created);
     let grown = heap.footprint() - created;
     assert_eq!(faults::counters().mapped_bytes, mapped + grown);
     // SAFETY: `msp` is live and none of its blocks is used again.

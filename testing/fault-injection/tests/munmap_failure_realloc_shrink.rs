@@ -31,12 +31,14 @@ fn scenario(heap: Heap, all: &[Heap]) {
     faults::fail_munmap(true);
     let failures = faults::counters().munmap_failures;
     assert_eq!(
-        heap.realloc(block.ptr, MIB),
+        // SAFETY: a live block of this heap.
+        unsafe { heap.realloc(block.ptr, MIB) },
         block.ptr,
         "{name}: a shrinking realloc of a mapped block moved it"
     );
     assert_eq!(
-        heap.realloc_in_place(block.ptr, MIB / 2),
+        // SAFETY: a live block of this heap.
+        unsafe { heap.realloc_in_place(block.ptr, MIB / 2) },
         block.ptr,
         "{name}: a shrinking realloc_in_place failed"
     );
@@ -59,7 +61,8 @@ fn scenario(heap: Heap, all: &[Heap]) {
 
     // ---- in place, munmap works ------------------------------------------------
     faults::fail_munmap(false);
-    assert_eq!(heap.realloc(block.ptr, MIB), block.ptr);
+    // SAFETY: a live block of this heap.
+    assert_eq!(unsafe { heap.realloc(block.ptr, MIB) }, block.ptr);
     let shrunk = usable(block.ptr);
     assert!(
         (MIB..size).contains(&shrunk),
@@ -83,7 +86,8 @@ fn scenario(heap: Heap, all: &[Heap]) {
     // ---- below the threshold: the block moves, the old mapping stays --------
     faults::fail_munmap(true);
     let before = heap.mallinfo();
-    let moved = heap.realloc(block.ptr, 1000);
+    // SAFETY: a live block of this heap.
+    let moved = unsafe { heap.realloc(block.ptr, 1000) };
     assert!(!moved.is_null(), "{name}: realloc to 1000 bytes failed");
     assert_ne!(
         moved, block.ptr,
@@ -109,7 +113,8 @@ fn scenario(heap: Heap, all: &[Heap]) {
 
     faults::fail_munmap(false);
     moved.verify("moved block at the end");
-    heap.free(moved.ptr);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(moved.ptr) };
     heap.trim(0);
     assert_clean(heap, &format!("{name}, at the end"));
     assert_accounting(all, 0, &format!("{name}, at the end"));
@@ -118,15 +123,11 @@ fn scenario(heap: Heap, all: &[Heap]) {
 #[test]
 fn global_heap_shrink_with_failing_munmap() {
     let _only_me = faults::exclusive();
-    scenario(Heap::Global, &[Heap::Global]);
+    scenario(Heap::GLOBAL, &[Heap::GLOBAL]);
 }
 
 #[test]
 fn mspace_shrink_with_failing_munmap() {
     let _only_me = faults::exclusive();
-    let space = Space::create(0, true);
-    scenario(space.heap(), &[Heap::Global, space.heap()]);
-    let footprint = space.heap().footprint();
-    assert_eq!(space.destroy(), footprint);
-    assert_accounting(&[Heap::Global], 0, "after destroy_mspace");
+    on_a_fresh_mspace(true, scenario);
 }

@@ -8,27 +8,9 @@
 
 mod common;
 
-use common::workload::{Run, workload};
+use common::workload::{Run, Sweep, workload};
 use common::*;
 use dlmalloc_fault_injection as faults;
-
-/// How the sweep arms the fault before run `i`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sweep {
-    /// Only munmap call `i` fails.
-    OneCall,
-    /// Calls `i`, `i + 1`, ... all fail.
-    FromCall,
-}
-
-impl Sweep {
-    fn arm(self, i: u64) {
-        match self {
-            Sweep::OneCall => faults::fail_munmap_call(i),
-            Sweep::FromCall => faults::fail_munmap_after(i),
-        }
-    }
-}
 
 /// Checks one run with munmap call `i` armed, then lets munmap work and
 /// checks that a trim leaves the heap consistent.
@@ -49,20 +31,25 @@ fn check_run(heap: Heap, all: &[Heap], sweep: Sweep, i: u64, run: &Run) {
     assert_accounting(all, 0, &format!("{name}, {sweep:?} {i}, trimmed"));
 }
 
-#[test]
-fn global_heap_sweep() {
-    let _only_me = faults::exclusive();
-    let reference = workload(Heap::Global, &[Heap::Global]);
+/// The workload must give the sweep something to fail.
+fn assert_enough_calls(reference: &Run) {
     assert!(
         reference.munmap_calls >= 3,
         "the workload makes only {} munmap calls",
         reference.munmap_calls
     );
+}
+
+#[test]
+fn global_heap_sweep() {
+    let _only_me = faults::exclusive();
+    let reference = workload(Heap::GLOBAL, &[Heap::GLOBAL]);
+    assert_enough_calls(&reference);
     for sweep in [Sweep::OneCall, Sweep::FromCall] {
         for i in 0..reference.munmap_calls {
-            sweep.arm(i);
-            let run = workload(Heap::Global, &[Heap::Global]);
-            check_run(Heap::Global, &[Heap::Global], sweep, i, &run);
+            sweep.arm_munmap(i);
+            let run = workload(Heap::GLOBAL, &[Heap::GLOBAL]);
+            check_run(Heap::GLOBAL, &[Heap::GLOBAL], sweep, i, &run);
         }
     }
     eprintln!(
@@ -75,23 +62,19 @@ fn global_heap_sweep() {
 fn mspace_sweep() {
     let _only_me = faults::exclusive();
     let space = Space::create(0, true);
-    let reference = workload(space.heap(), &[Heap::Global, space.heap()]);
+    let reference = workload(space.heap(), &[Heap::GLOBAL, space.heap()]);
     space.destroy();
-    assert!(
-        reference.munmap_calls >= 3,
-        "the workload makes only {} munmap calls",
-        reference.munmap_calls
-    );
+    assert_enough_calls(&reference);
     for sweep in [Sweep::OneCall, Sweep::FromCall] {
         for i in 0..reference.munmap_calls {
             let space = Space::create(0, true);
             let heap = space.heap();
-            sweep.arm(i);
-            let run = workload(heap, &[Heap::Global, heap]);
-            check_run(heap, &[Heap::Global, heap], sweep, i, &run);
+            sweep.arm_munmap(i);
+            let run = workload(heap, &[Heap::GLOBAL, heap]);
+            check_run(heap, &[Heap::GLOBAL, heap], sweep, i, &run);
             let footprint = heap.footprint();
             assert_eq!(space.destroy(), footprint);
-            assert_accounting(&[Heap::Global], 0, "after destroy_mspace");
+            assert_accounting(&[Heap::GLOBAL], 0, "after destroy_mspace");
         }
     }
     eprintln!(

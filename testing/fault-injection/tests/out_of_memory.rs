@@ -45,7 +45,7 @@ fn every_routine_fails(heap: Heap, small: Block, mapped: Block) {
         assert!(heap.malloc(size).is_null(), "{name}: malloc({size})");
         assert!(heap.calloc(1, size).is_null(), "{name}: calloc(1, {size})");
         assert!(
-            heap.realloc(null_mut(), size).is_null(),
+            unsafe { heap.realloc(null_mut(), size) }.is_null(),
             "{name}: realloc(null, {size})"
         );
     }
@@ -59,7 +59,7 @@ fn every_routine_fails(heap: Heap, small: Block, mapped: Block) {
     for (block, grown) in [(small, 100 * KIB), (mapped, 8 * MIB)] {
         let usable = unsafe { dlmalloc_usable_size(block.ptr.cast()) };
         assert!(
-            heap.realloc(block.ptr, grown).is_null(),
+            unsafe { heap.realloc(block.ptr, grown) }.is_null(),
             "{name}: realloc to {grown}"
         );
         block.verify("block after a failed realloc");
@@ -69,25 +69,25 @@ fn every_routine_fails(heap: Heap, small: Block, mapped: Block) {
             "{name}: a failed realloc changed the block's size"
         );
         assert!(
-            heap.realloc_in_place(block.ptr, grown).is_null(),
+            unsafe { heap.realloc_in_place(block.ptr, grown) }.is_null(),
             "{name}: realloc_in_place to {grown}"
         );
         block.verify("block after a failed realloc_in_place");
     }
     assert!(
-        heap.independent_calloc(3, 100).is_null(),
+        independent_calloc(heap, 3, 100).is_null(),
         "{name}: independent_calloc"
     );
     let mut out = [UNTOUCHED; 3];
     assert!(
-        !heap.independent_comalloc(&[10, 200, 3000], &mut out),
+        !independent_comalloc(heap, &[10, 200, 3000], &mut out),
         "{name}: independent_comalloc"
     );
     assert_eq!(
         out, [UNTOUCHED; 3],
         "{name}: a failed comalloc wrote its array"
     );
-    if heap == Heap::Global {
+    if heap == Heap::GLOBAL {
         let mut pp = UNTOUCHED;
         assert_eq!(unsafe { dlposix_memalign(&mut pp, 64, 100) }, ENOMEM);
         assert_eq!(unsafe { dlposix_memalign(&mut pp, MIB, 1) }, ENOMEM);
@@ -121,11 +121,11 @@ fn every_routine_works(heap: Heap, small: &mut Block) {
         assert!(!p.is_null() && p as usize % align == 0, "{name}: memalign");
         got.push(p);
     }
-    let grown = heap.realloc(small.ptr, 100 * KIB);
+    let grown = unsafe { heap.realloc(small.ptr, 100 * KIB) };
     assert!(!grown.is_null(), "{name}: growing realloc after recovery");
     small.ptr = grown;
     small.verify("block grown after recovery");
-    let array = heap.independent_calloc(3, 100);
+    let array = independent_calloc(heap, 3, 100);
     assert!(
         !array.is_null(),
         "{name}: independent_calloc after recovery"
@@ -135,9 +135,9 @@ fn every_routine_works(heap: Heap, small: &mut Block) {
     }
     got.push(array.cast());
     let mut out = [null_mut(); 3];
-    assert!(heap.independent_comalloc(&[10, 200, 3000], &mut out));
+    assert!(independent_comalloc(heap, &[10, 200, 3000], &mut out));
     got.extend(out.iter().map(|p| p.cast::<u8>()));
-    if heap == Heap::Global {
+    if heap == Heap::GLOBAL {
         let mut pp = null_mut();
         assert_eq!(unsafe { dlposix_memalign(&mut pp, 64, 100) }, 0);
         got.push(pp.cast());
@@ -146,7 +146,7 @@ fn every_routine_works(heap: Heap, small: &mut Block) {
     }
     assert!(got.iter().all(|p| !p.is_null()), "{name}: a null result");
     for p in got {
-        heap.free(p);
+        unsafe { heap.free(p) };
     }
 }
 
@@ -183,7 +183,7 @@ fn scenario(heap: Heap, others: &[Heap]) {
     // Shrinking and freeing need no system memory, and freed memory is
     // reused without it.
     let calls = faults::counters().mmap_calls;
-    let shrunk = heap.realloc(blocks[3].ptr, 1000);
+    let shrunk = unsafe { heap.realloc(blocks[3].ptr, 1000) };
     assert_eq!(shrunk, blocks[3].ptr, "{name}: in-place shrink failed");
     blocks[3].verify_prefix(1000, "shrunk block");
     blocks[3].len = 1000;
@@ -192,12 +192,12 @@ fn scenario(heap: Heap, others: &[Heap]) {
         !p.is_null(),
         "{name}: the space a shrink freed is not reused"
     );
-    heap.free(p);
+    unsafe { heap.free(p) };
     let last = filler[filler.len() / 2];
-    heap.free(last.ptr);
+    unsafe { heap.free(last.ptr) };
     let again = heap.malloc(last.len);
     assert!(!again.is_null(), "{name}: a freed block is not reused");
-    heap.free(again);
+    unsafe { heap.free(again) };
     let filler: Vec<Block> = filler.into_iter().filter(|b| b.ptr != last.ptr).collect();
     assert_eq!(
         faults::counters().mmap_calls,
@@ -220,14 +220,14 @@ fn scenario(heap: Heap, others: &[Heap]) {
 #[test]
 fn global_heap_out_of_memory() {
     let _only_me = faults::exclusive();
-    scenario(Heap::Global, &[]);
+    scenario(Heap::GLOBAL, &[]);
 }
 
 #[test]
 fn global_heap_out_of_memory_with_null_failures() {
     let _only_me = faults::exclusive();
     faults::mmap_fails_with_null(true);
-    scenario(Heap::Global, &[]);
+    scenario(Heap::GLOBAL, &[]);
 }
 
 #[test]
@@ -243,10 +243,10 @@ fn mspace_out_of_memory() {
 
     faults::reset();
     let space = Space::create(0, true);
-    scenario(space.heap(), &[Heap::Global]);
+    scenario(space.heap(), &[Heap::GLOBAL]);
     let footprint = space.heap().footprint();
     assert_eq!(space.destroy(), footprint);
-    assert_accounting(&[Heap::Global], 0, "after destroy_mspace");
+    assert_accounting(&[Heap::GLOBAL], 0, "after destroy_mspace");
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn mspace_in_caller_memory_out_of_memory() {
         !msp.is_null(),
         "a heap in caller memory needs no system memory"
     );
-    let heap = Heap::Space(msp);
+    let heap = unsafe { Heap::mspace(msp) };
     let created = heap.footprint();
     let filler = exhaust(heap, 7000);
     assert!(!filler.is_empty());
@@ -283,7 +283,7 @@ fn mspace_in_caller_memory_out_of_memory() {
     assert!(grown > 0 && faults::is_mapped(more as usize & !(page - 1), page));
     assert_clean(heap, "caller memory, grown");
     verify_all(&filler, "filler in caller memory");
-    heap.free(more);
+    unsafe { heap.free(more) };
     let mapped = faults::counters().mapped_bytes;
     assert_eq!(
         unsafe { destroy_mspace(msp) },

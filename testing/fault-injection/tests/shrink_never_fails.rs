@@ -26,7 +26,8 @@ fn scenario(heap: Heap) {
     // The move-prone shrink first: the others free memory it could use.
     let mut shrunk = Vec::new();
     for (block, to) in [(below, 1000), (above, MIB), (small, 100)] {
-        let p = heap.realloc(block.ptr, to);
+        // SAFETY: a live block of this heap.
+        let p = unsafe { heap.realloc(block.ptr, to) };
         assert!(
             !p.is_null(),
             "{name}: shrinking a {}-byte block to {to} bytes failed while out of memory",
@@ -38,7 +39,8 @@ fn scenario(heap: Heap) {
         shrunk.push(p);
     }
     for p in shrunk {
-        heap.free(p);
+        // SAFETY: a live block of this heap, freed once.
+        unsafe { heap.free(p) };
     }
     assert_clean(heap, &format!("{name}, after the shrinks"));
     faults::reset();
@@ -50,14 +52,11 @@ fn scenario(heap: Heap) {
 #[test]
 fn global_heap_shrinks_without_memory() {
     let _only_me = faults::exclusive();
-    scenario(Heap::Global);
+    scenario(Heap::GLOBAL);
 }
 
 #[test]
 fn mspace_shrinks_without_memory() {
     let _only_me = faults::exclusive();
-    let space = Space::create(0, true);
-    scenario(space.heap());
-    let footprint = space.heap().footprint();
-    assert_eq!(space.destroy(), footprint);
+    on_a_fresh_mspace(true, |heap, _| scenario(heap));
 }

@@ -7,7 +7,9 @@
 //! result against a model, and runs the heap check after each operation.
 //! Half of the global heap's mallocs and frees go through `DLMalloc`, so its
 //! thread cache (on with the hosted platform's default features) is fuzzed
-//! together with the C API on the same blocks.
+//! together with the C API on the same blocks. [`run_with`] takes another
+//! set of heaps, a larger live set or full patterns ([`Config`]): the
+//! randomized model tests of the test suite are seeded calls of it.
 //!
 //! cargo-fuzz calls it from `testing/fuzz/fuzz_targets/heap_ops.rs`; the ordinary
 //! test suite calls it on seeded inputs and on every saved crash input, so
@@ -15,25 +17,21 @@
 //! `use dlmalloc_platform_std as _;`). Any violation panics with a message
 //! naming the operation and what went wrong.
 
-mod heaps;
 mod input;
 mod model;
 mod stats;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
+use core::ptr::null_mut;
 
 use dlmalloc::DLMalloc;
 
 use dlmalloc_sys::*;
-use heaps::{Heap, NULL};
+use dlmalloc_test_support::Heap;
 use input::Input;
-use model::{Block, assert_aligned, assert_disjoint, fill, verify, verify_zeroed};
+use model::{Block, Patterns, assert_aligned, assert_disjoint, verify_zeroed};
 
-/// At most this many live blocks: bounds each run's memory and time.
-const MAX_LIVE: usize = 256;
-/// Size of the caller buffer the fixed mspace lives in.
-const REGION_SIZE: usize = 256 << 10;
 /// The thresholds restored at the end of each run, so runs do not leak
 /// settings into each other.
 const DEFAULT_TRIM_THRESHOLD: i32 = 2 << 20;
@@ -43,85 +41,223 @@ const DEFAULT_MMAP_THRESHOLD: i32 = 256 << 10;
 const DEFAULT_GRANULARITY: i32 = 2 << 20;
 /// The page size `valloc` and `pvalloc` round to on the fuzzing hosts.
 const PAGE: usize = 4096;
+/// A heap without a footprint limit must serve every request up to this
+/// size (alignment included): only the absurd sizes the input decodes, far
+/// beyond it, may be refused.
+const SANE_REQUEST: usize = 64 << 20;
+/// A null block pointer, for arrays handed to the C API.
+const NULL: *mut c_void = null_mut();
+
+/// One heap a run spreads its operations over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeapKind {
+    /// The process-wide heap: the `dl*` API, and `DLMalloc` for half of
+    /// its mallocs and frees. `posix_memalign`, `valloc` and `pvalloc` go
+    /// to it (they are skipped in a run without it).
+    Global,
+    /// `create_mspace(capacity, locked)`.
+    Mspace {
+        /// The initial capacity asked for (0: the default).
+        capacity: usize,
+        /// Whether the mspace has its own lock.
+        locked: bool,
+    },
+    /// `create_mspace_with_base` over a caller buffer of `size` bytes.
+    InBuffer {
+        /// The buffer's size.
+        size: usize,
+        /// Whether the mspace has its own lock.
+        locked: bool,
+        /// Whether it may map memory beyond the buffer; if not, its
+        /// footprint limit is its footprint and stays so.
+        grows: bool,
+    },
+}
+
+/// What a run exercises.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The heaps, in the order the input picks them by index.
+    pub heaps: Vec<HeapKind>,
+    /// At most this many live blocks: bounds each run's memory and time.
+    /// Past it, the oldest block is verified and freed.
+    pub max_live: usize,
+    /// Pattern and verify every byte of every block, not a sample of a
+    /// large block's bytes.
+    pub full_patterns: bool,
+    /// How often the heap check and the statistics operation run. With 1
+    /// (what the fuzzer runs), the heap check follows every operation on
+    /// the heap it touched, and every statistics operation runs. With `n`
+    /// above 1, the heap check runs on every heap after every `n`-th
+    /// operation, and a statistics operation runs only there: a run with
+    /// thousands of live blocks then costs seconds, not minutes.
+    pub check_every: usize,
+}
+
+impl Default for Config {
+    /// What cargo-fuzz runs: the global heap, a locked mspace, an unlocked
+    /// one, and a locked one in a 256 KiB buffer that may not grow; 256
+    /// live blocks at most; sampled patterns; checks after every operation.
+    fn default() -> Self {
+        Config {
+            heaps: vec![
+                HeapKind::Global,
+                HeapKind::Mspace {
+                    capacity: 0,
+                    locked: true,
+                },
+                HeapKind::Mspace {
+                    capacity: 1 << 20,
+                    locked: false,
+                },
+                HeapKind::InBuffer {
+                    size: 256 << 10,
+                    locked: true,
+                    grows: false,
+                },
+            ],
+            max_live: 256,
+            full_patterns: false,
+            check_every: 1,
+        }
+    }
+}
 
 /// What one run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Operations decoded and executed.
     pub operations: usize,
     /// Allocation requests that returned null (legal: limits, absurd sizes).
     pub refused: usize,
+    /// For each heap of the [`Config`], whether its largest footprint went
+    /// past the one it was created with (for a heap in a buffer: past its
+    /// buffer). Always false for the global heap.
+    pub grew: Vec<bool>,
 }
 
-struct Run {
-    heaps: [Heap; 4],
+struct Run<'a> {
+    config: &'a Config,
+    heaps: Vec<Heap>,
+    /// Index of the global heap, if the run has it.
+    global: Option<usize>,
+    /// Footprint each mspace had when created (0 for the global heap).
+    created: Vec<usize>,
     /// Footprint limit each heap must respect (usize::MAX: none).
-    limits: [usize; 4],
+    limits: Vec<usize>,
     /// The limit each heap last reported when it was set.
-    limit_settings: [usize; 4],
+    limit_settings: Vec<usize>,
     /// Whether each mspace serves large requests from its segments.
-    tracking_large: [bool; 4],
+    tracking_large: Vec<bool>,
     live: Vec<Block>,
+    patterns: Patterns,
+    /// The pattern seed of the next block.
+    next_seed: u64,
     outcome: Outcome,
 }
 
-/// Executes the program encoded in `data`; panics on the first result that
-/// contradicts the model or the heap check.
+/// Executes the program encoded in `data` with the default [`Config`];
+/// panics on the first result that contradicts the model or the heap check.
 pub fn run(data: &[u8]) -> Outcome {
-    let mut region = vec![0u8; REGION_SIZE];
-    // SAFETY: creating heaps has no preconditions; the region outlives the
-    // mspace built in it (destroyed below, before `region` is dropped).
-    let heaps = unsafe {
-        let locked = create_mspace(0, 1);
-        let unlocked = create_mspace(1 << 20, 0);
-        let fixed = create_mspace_with_base(region.as_mut_ptr().cast(), REGION_SIZE, 1);
-        assert!(
-            !locked.is_null() && !unlocked.is_null() && !fixed.is_null(),
-            "create_mspace failed"
-        );
-        mspace_set_footprint_limit(fixed, mspace_footprint(fixed));
-        [
-            Heap::Global,
-            Heap::Space(locked),
-            Heap::Space(unlocked),
-            Heap::Space(fixed),
-        ]
-    };
+    run_with(&Config::default(), data)
+}
+
+/// Executes the program encoded in `data` on the heaps of `config`; panics
+/// on the first result that contradicts the model or the heap check.
+pub fn run_with(config: &Config, data: &[u8]) -> Outcome {
+    let mut buffers: Vec<Vec<u8>> = Vec::new();
+    let mut heaps = Vec::new();
+    let mut limits = Vec::new();
+    for &kind in &config.heaps {
+        // SAFETY: creating heaps has no preconditions; a buffer outlives the
+        // mspace built in it (destroyed by `finish`, before `buffers` is
+        // dropped), and the heap is used by this thread only.
+        let (heap, limit) = unsafe {
+            match kind {
+                HeapKind::Global => (Heap::GLOBAL, usize::MAX),
+                HeapKind::Mspace { capacity, locked } => {
+                    let msp = create_mspace(capacity, locked.into());
+                    assert!(!msp.is_null(), "create_mspace({capacity}) failed");
+                    (Heap::mspace(msp), usize::MAX)
+                }
+                HeapKind::InBuffer {
+                    size,
+                    locked,
+                    grows,
+                } => {
+                    let mut buffer = vec![0u8; size];
+                    let msp =
+                        create_mspace_with_base(buffer.as_mut_ptr().cast(), size, locked.into());
+                    assert!(!msp.is_null(), "create_mspace_with_base({size}) failed");
+                    buffers.push(buffer);
+                    let heap = Heap::mspace(msp);
+                    if grows {
+                        (heap, usize::MAX)
+                    } else {
+                        heap.set_footprint_limit(heap.footprint());
+                        (heap, heap.footprint())
+                    }
+                }
+            }
+        };
+        heaps.push(heap);
+        limits.push(limit);
+    }
+    let created = heaps
+        .iter()
+        .map(|h| if h.is_global() { 0 } else { h.footprint() })
+        .collect();
     let mut run = Run {
+        config,
+        global: heaps.iter().position(|h| h.is_global()),
+        limit_settings: heaps.iter().map(|h| h.footprint_limit()).collect(),
+        tracking_large: vec![false; heaps.len()],
         heaps,
-        limits: [usize::MAX; 4],
-        // SAFETY: the heaps are live.
-        limit_settings: heaps.map(|heap| unsafe { heap.footprint_limit() }),
-        tracking_large: [false; 4],
+        created,
+        limits,
         live: Vec::new(),
+        patterns: Patterns {
+            full: config.full_patterns,
+        },
+        next_seed: 0,
         outcome: Outcome::default(),
     };
-    // SAFETY: the fixed heap's limit was just set to its footprint.
-    run.limits[3] = unsafe { heaps[3].footprint() };
     let mut input = Input::new(data);
     while !input.is_empty() {
         run.step(&mut input);
         run.outcome.operations += 1;
     }
     run.finish();
-    drop(region);
+    drop(buffers);
     run.outcome
 }
 
-/// For an operation on the global heap (heap 0), decides from the input
-/// whether it goes through `DLMalloc` (and so through the hosted platform's
-/// thread cache, when the run links it) instead of the raw C API; returns
-/// the layout to use. Sizes a `Layout` cannot describe stay on the C API.
-fn thread_cached(heap: usize, size: usize, input: &mut Input<'_>) -> Option<Layout> {
-    if heap != 0 || size == 0 || input.below(2) == 0 {
+/// For an operation on the global heap, decides from the input whether it
+/// goes through `DLMalloc` (and so through the hosted platform's thread
+/// cache, when the run links it) instead of the raw C API; returns the
+/// layout to use. Sizes a `Layout` cannot describe stay on the C API.
+fn thread_cached(heap: Heap, size: usize, input: &mut Input<'_>) -> Option<Layout> {
+    if !heap.is_global() || size == 0 || input.below(2) == 0 {
         return None;
     }
     Layout::from_size_align(size, 1 + input.below(2) * 15).ok()
 }
 
-impl Run {
+/// The `chunks` argument of an independent_* call for `n` blocks, chosen by
+/// the input: the caller's array `out` (made `n` entries long), or null for
+/// an array the heap allocates too.
+fn chunks_array(input: &mut Input<'_>, out: &mut Vec<*mut c_void>, n: usize) -> *mut *mut c_void {
+    if input.below(2) == 0 {
+        out.resize(n, NULL);
+        out.as_mut_ptr()
+    } else {
+        null_mut()
+    }
+}
+
+impl Run<'_> {
     fn step(&mut self, input: &mut Input<'_>) {
-        let h = input.below(4);
+        let h = input.below(self.heaps.len());
         let heap = self.heaps[h];
         let op = input.below(17);
         let name = [
@@ -149,7 +285,7 @@ impl Run {
             match op {
                 0 => {
                     let size = input.size();
-                    let p = match thread_cached(h, size, input) {
+                    let p = match thread_cached(heap, size, input) {
                         Some(layout) => DLMalloc.alloc(layout),
                         None => heap.malloc(size),
                     };
@@ -185,22 +321,50 @@ impl Run {
                 13 => self.independent_calloc(input, h),
                 14 => self.valloc(input),
                 15 => self.track_large_chunks(input, h),
-                16 => self.check_stats(h),
+                16 if self.checking() => self.check_stats(h),
+                16 => {}
                 _ => unreachable!(),
             }
+        }
+        for (i, heap) in self.heaps.iter().enumerate() {
+            let footprint = heap.footprint();
+            assert!(
+                footprint <= self.limits[i],
+                "after {name}: heap {i} footprint {footprint} above its limit {}",
+                self.limits[i]
+            );
+        }
+        if self.config.check_every <= 1 {
+            heap.assert_ok(&format!("after {name} on heap {h}"));
+        } else if self.checking() {
             for (i, heap) in self.heaps.iter().enumerate() {
-                let footprint = heap.footprint();
-                assert!(
-                    footprint <= self.limits[i],
-                    "after {name}: heap {i} footprint {footprint} above its limit {}",
-                    self.limits[i]
-                );
+                heap.assert_ok(&format!("after {name}, heap {i}"));
             }
-            heap.assert_consistent(name);
         }
     }
 
+    /// Whether this operation is one the heap check and the statistics
+    /// follow (see [`Config::check_every`]).
+    fn checking(&self) -> bool {
+        self.outcome.operations % self.config.check_every.max(1) == 0
+    }
+
+    /// Panics unless heap `h` may refuse a request of `bytes`: only under a
+    /// footprint limit, or for a size no heap could serve.
+    fn assert_may_refuse(&self, h: usize, bytes: usize, what: &str) {
+        assert!(
+            self.limits[h] != usize::MAX || bytes > SANE_REQUEST,
+            "{what}: heap {h} ({:?}) refused {bytes} bytes without a footprint limit",
+            self.config.heaps[h]
+        );
+    }
+
     /// Records a fresh block after checking it, or counts a refusal.
+    ///
+    /// # Safety
+    ///
+    /// `p` must be null or a fresh block of heap `heap` of at least `size`
+    /// bytes, if the allocator is right (which is what is checked).
     unsafe fn adopt(
         &mut self,
         heap: usize,
@@ -211,6 +375,7 @@ impl Run {
         what: &str,
     ) {
         if p.is_null() {
+            self.assert_may_refuse(heap, size.saturating_add(align), what);
             self.outcome.refused += 1;
             return;
         }
@@ -218,7 +383,7 @@ impl Run {
         // SAFETY: p is a live block of at least `size` bytes if the allocator
         // is right, which is what is being checked.
         unsafe {
-            let usable = dlmalloc_usable_size(p.cast());
+            let usable = self.heaps[heap].usable_size(p);
             assert!(
                 usable >= size,
                 "{what}: usable size {usable} below the {size} requested"
@@ -227,11 +392,13 @@ impl Run {
                 verify_zeroed(p, size, what);
             }
             assert_disjoint(&self.live, p, size, None);
-            let seed = (self.outcome.operations as u8) ^ (size as u8);
-            fill(p, size, seed);
-            if self.live.len() == MAX_LIVE {
+            self.next_seed += 1;
+            let seed = self.next_seed;
+            self.patterns.fill(p, size, seed);
+            if self.live.len() >= self.config.max_live {
                 let old = self.live.swap_remove(0);
-                verify(old.ptr, old.size, old.size, old.seed, "evicted block");
+                self.patterns
+                    .verify(old.ptr, old.size, old.size, old.seed, "evicted block");
                 self.heaps[old.heap].free(old.ptr);
             }
             self.live.push(Block {
@@ -248,14 +415,16 @@ impl Run {
             return;
         }
         let b = self.live.swap_remove(input.below(self.live.len()));
+        let heap = self.heaps[b.heap];
         // SAFETY: b is live in its heap; a block of the global heap may go
         // through DLMalloc with any layout of its requested size (the cache
         // sorts it by that size, and its chunk is at least that large).
         unsafe {
-            verify(b.ptr, b.size, b.size, b.seed, "block before free");
-            match thread_cached(b.heap, b.size, input) {
+            self.patterns
+                .verify(b.ptr, b.size, b.size, b.seed, "block before free");
+            match thread_cached(heap, b.size, input) {
                 Some(layout) => DLMalloc.dealloc(b.ptr, layout),
-                None => self.heaps[b.heap].free(b.ptr),
+                None => heap.free(b.ptr),
             }
         }
     }
@@ -267,13 +436,12 @@ impl Run {
         let i = input.below(self.live.len());
         let b = self.live[i];
         // Sizes near the old one reach the in-place paths (shrink, grow into
-        // the next chunk or the top, resize a direct mapping).
+        // the next chunk or the top, resize a direct mapping); 0 frees.
         let size = match input.below(4) {
             0 => b.size.saturating_sub(usize::from(input.u16())),
             1 => b.size.saturating_add(usize::from(input.u16())),
             _ => input.size(),
-        }
-        .max(1);
+        };
         let heap = self.heaps[b.heap];
         // SAFETY: b is live in its heap.
         unsafe {
@@ -282,9 +450,19 @@ impl Run {
             } else {
                 heap.realloc(b.ptr, size)
             };
+            if size == 0 && !in_place {
+                // realloc(p, 0) frees the block and returns null.
+                assert!(p.is_null(), "realloc(p, 0) returned {p:p}");
+                self.live.swap_remove(i);
+                return;
+            }
             if p.is_null() {
+                // In place, failing to grow is a normal answer.
+                if !in_place {
+                    self.assert_may_refuse(b.heap, size, "realloc");
+                }
                 self.outcome.refused += 1;
-                verify(
+                self.patterns.verify(
                     b.ptr,
                     b.size,
                     b.size,
@@ -297,18 +475,22 @@ impl Run {
                 assert_eq!(p, b.ptr, "realloc_in_place moved the block");
             }
             let kept = b.size.min(size);
-            verify(p, b.size, kept, b.seed, "realloc kept prefix");
+            self.patterns
+                .verify(p, b.size, kept, b.seed, "realloc kept prefix");
             assert!(
-                dlmalloc_usable_size(p.cast()) >= size,
+                heap.usable_size(p) >= size,
                 "realloc: usable size below {size}"
             );
             assert_disjoint(&self.live, p, size, Some(i));
-            fill(p, size, b.seed);
+            self.patterns.fill(p, size, b.seed);
             self.live[i] = Block { ptr: p, size, ..b };
         }
     }
 
     unsafe fn posix_memalign(&mut self, input: &mut Input<'_>) {
+        let Some(global) = self.global else {
+            return;
+        };
         let align = match input.below(8) {
             0 => 0,
             1 => 3,
@@ -331,10 +513,11 @@ impl Run {
         }
         if rc == 0 {
             // SAFETY: p is a fresh block of the global heap.
-            unsafe { self.adopt(0, p.cast(), size, align, false, "posix_memalign") };
+            unsafe { self.adopt(global, p.cast(), size, align, false, "posix_memalign") };
         } else {
             assert_eq!(rc, ENOMEM, "posix_memalign: unexpected error {rc}");
             assert!(p.is_null(), "posix_memalign wrote *pp on failure");
+            self.assert_may_refuse(global, size.saturating_add(align), "posix_memalign");
             self.outcome.refused += 1;
         }
     }
@@ -342,14 +525,9 @@ impl Run {
     unsafe fn comalloc(&mut self, input: &mut Input<'_>, h: usize) {
         let n = input.below(7);
         let sizes: Vec<usize> = (0..n).map(|_| usize::from(input.u16()) % 2048).collect();
-        let own_array = input.below(2) == 0;
-        let mut out = vec![NULL; n];
-        let chunks = if own_array {
-            out.as_mut_ptr()
-        } else {
-            core::ptr::null_mut()
-        };
-        // SAFETY: the heap is live; `chunks` is null or holds n pointers.
+        let mut out = Vec::new();
+        let chunks = chunks_array(input, &mut out, n);
+        // SAFETY: `chunks` is null or holds n pointers.
         unsafe {
             let array = self.heaps[h].independent_comalloc(&sizes, chunks);
             self.adopt_independent(h, array, chunks, &sizes, false, "independent_comalloc");
@@ -362,14 +540,9 @@ impl Run {
             0 => usize::MAX / 2 + usize::from(input.byte()),
             _ => usize::from(input.u16()) % 1024,
         };
-        let own_array = input.below(2) == 0;
-        let mut out = vec![NULL; n];
-        let chunks = if own_array {
-            out.as_mut_ptr()
-        } else {
-            core::ptr::null_mut()
-        };
-        // SAFETY: the heap is live; `chunks` is null or holds n pointers.
+        let mut out = Vec::new();
+        let chunks = chunks_array(input, &mut out, n);
+        // SAFETY: `chunks` is null or holds n pointers.
         unsafe {
             let array = self.heaps[h].independent_calloc(n, elem_size, chunks);
             if elem_size > usize::MAX / 4 && n > 0 {
@@ -387,6 +560,10 @@ impl Run {
     /// Checks and records what an independent_* call returned: `array` (its
     /// result) must be `chunks` when the caller gave one; otherwise it is a
     /// block of the heap itself, adopted after its entries are read.
+    ///
+    /// # Safety
+    ///
+    /// `array` is what the call returned for `sizes` and `chunks`.
     unsafe fn adopt_independent(
         &mut self,
         h: usize,
@@ -397,6 +574,8 @@ impl Run {
         what: &str,
     ) {
         if array.is_null() {
+            let bytes = sizes.iter().sum::<usize>() + core::mem::size_of_val(sizes);
+            self.assert_may_refuse(h, bytes, what);
             self.outcome.refused += 1;
             return;
         }
@@ -422,12 +601,15 @@ impl Run {
     }
 
     unsafe fn valloc(&mut self, input: &mut Input<'_>) {
+        let Some(global) = self.global else {
+            return;
+        };
         let size = input.size();
         let rounded = size.checked_next_multiple_of(PAGE);
         // SAFETY: any size is accepted.
         unsafe {
             if input.below(2) == 0 {
-                self.adopt(0, dlvalloc(size).cast(), size, PAGE, false, "valloc");
+                self.adopt(global, dlvalloc(size).cast(), size, PAGE, false, "valloc");
             } else {
                 let p = dlpvalloc(size).cast::<u8>();
                 if !p.is_null() {
@@ -438,12 +620,12 @@ impl Run {
                         "pvalloc({size}): usable {usable} below {rounded}"
                     );
                 }
-                self.adopt(0, p, size, PAGE, false, "pvalloc");
+                self.adopt(global, p, size, PAGE, false, "pvalloc");
             }
         }
     }
 
-    unsafe fn trim(&mut self, input: &mut Input<'_>, h: usize) {
+    fn trim(&mut self, input: &mut Input<'_>, h: usize) {
         let pad = match input.below(8) {
             0 => 0,
             1 => usize::MAX - usize::from(input.byte()),
@@ -451,31 +633,28 @@ impl Run {
             _ => usize::from(input.u16()) << 4,
         };
         let heap = self.heaps[h];
-        // SAFETY: the heap is live; any pad is accepted.
-        unsafe {
-            let before = heap.footprint();
-            let released = heap.trim(pad);
-            // Only the mspaces are private to this run: other threads may
-            // grow the global heap meanwhile.
-            if h != 0 {
-                let after = heap.footprint();
-                if released {
-                    assert!(
-                        after < before,
-                        "trim({pad}) reported a release but footprint {before} -> {after}"
-                    );
-                } else {
-                    assert_eq!(
-                        after, before,
-                        "trim({pad}) released nothing but the footprint moved"
-                    );
-                }
+        let before = heap.footprint();
+        let released = heap.trim(pad);
+        // Only the mspaces are private to this run: other threads may grow
+        // the global heap meanwhile.
+        if !heap.is_global() {
+            let after = heap.footprint();
+            if released {
+                assert!(
+                    after < before,
+                    "trim({pad}) reported a release but footprint {before} -> {after}"
+                );
+            } else {
+                assert_eq!(
+                    after, before,
+                    "trim({pad}) released nothing but the footprint moved"
+                );
             }
         }
     }
 
-    unsafe fn track_large_chunks(&mut self, input: &mut Input<'_>, h: usize) {
-        let Heap::Space(m) = self.heaps[h] else {
+    fn track_large_chunks(&mut self, input: &mut Input<'_>, h: usize) {
+        let Some(m) = self.heaps[h].as_mspace() else {
             return;
         };
         let enable = input.below(2) == 1;
@@ -489,27 +668,25 @@ impl Run {
         self.tracking_large[h] = enable;
     }
 
-    unsafe fn check_stats(&self, h: usize) {
-        if h == 0 {
+    fn check_stats(&self, h: usize) {
+        let heap = self.heaps[h];
+        if heap.is_global() {
             // Cached blocks count as in use until the caches are emptied;
             // emptying them here exercises the flush.
             DLMalloc.flush_thread_caches();
         }
-        let heap = self.heaps[h];
         let blocks: Vec<Block> = self.live.iter().filter(|b| b.heap == h).copied().collect();
         let live: usize = blocks
             .iter()
-            // SAFETY: every block of the model is live.
-            .map(|b| unsafe { dlmalloc_usable_size(b.ptr.cast()) })
+            // SAFETY: every block of the model is live in heap h.
+            .map(|b| unsafe { heap.usable_size(b.ptr) })
             .sum();
-        // SAFETY: the heap and the blocks are live; only the global heap
-        // (h == 0) is shared with anyone else.
-        unsafe {
-            stats::assert_consistent(heap, live);
-            stats::assert_inspect_agrees(heap, &blocks, h != 0);
-            if h != 0 {
-                stats::assert_private(heap, self.limit_settings[h]);
-            }
+        stats::assert_consistent(heap, live);
+        // SAFETY: the blocks are live in heap h; only the global heap is
+        // shared with anyone else.
+        unsafe { stats::assert_inspect_agrees(heap, &blocks, !heap.is_global()) };
+        if !heap.is_global() {
+            stats::assert_private(heap, self.limit_settings[h]);
         }
     }
 
@@ -521,7 +698,10 @@ impl Run {
             if self.live[i].heap == h {
                 let b = self.live.swap_remove(i);
                 // SAFETY: b is live.
-                unsafe { verify(b.ptr, b.size, b.size, b.seed, "block before bulk_free") };
+                unsafe {
+                    self.patterns
+                        .verify(b.ptr, b.size, b.size, b.seed, "block before bulk_free")
+                };
                 batch.push(b.ptr.cast::<c_void>());
                 if input.below(4) == 0 {
                     batch.push(NULL);
@@ -579,50 +759,67 @@ impl Run {
         assert_eq!(ok, expected, "mallopt({param}, {value})");
     }
 
-    unsafe fn footprint_limit(&mut self, input: &mut Input<'_>, h: usize) {
-        if h == 3 {
-            return; // the fixed heap keeps its no-growth limit
+    fn footprint_limit(&mut self, input: &mut Input<'_>, h: usize) {
+        if let HeapKind::InBuffer { grows: false, .. } = self.config.heaps[h] {
+            return; // it keeps its no-growth limit
         }
         let heap = self.heaps[h];
-        // SAFETY: the heap is live.
-        unsafe {
-            let footprint = heap.footprint();
-            let asked = match input.below(3) {
-                0 => usize::MAX,
-                1 => footprint,
-                _ => footprint + (usize::from(input.u16()) << 8),
-            };
-            let limit = heap.set_footprint_limit(asked);
-            self.limit_settings[h] = limit;
-            assert!(
-                asked == usize::MAX || limit >= asked,
-                "limit {limit} below the {asked} asked"
-            );
-            // A limit below the footprint stops growth; it does not shrink.
-            self.limits[h] = limit.max(footprint);
-        }
+        let footprint = heap.footprint();
+        let asked = match input.below(3) {
+            0 => usize::MAX,
+            1 => footprint,
+            _ => footprint + (usize::from(input.u16()) << 8),
+        };
+        let limit = heap.set_footprint_limit(asked);
+        self.limit_settings[h] = limit;
+        assert!(
+            asked == usize::MAX || limit >= asked,
+            "limit {limit} below the {asked} asked"
+        );
+        // A limit below the footprint stops growth; it does not shrink.
+        self.limits[h] = limit.max(footprint);
     }
 
-    /// Frees every block, restores process-wide settings, destroys the mspaces.
+    /// Frees every block, restores process-wide settings, destroys the
+    /// mspaces: each must hold no block any more and give back all it
+    /// mapped.
     fn finish(&mut self) {
         // SAFETY: every block is live in its heap; the mspaces are live and
         // no block of theirs survives their destruction.
         unsafe {
             for b in self.live.drain(..) {
-                verify(b.ptr, b.size, b.size, b.seed, "block at the end");
+                self.patterns
+                    .verify(b.ptr, b.size, b.size, b.seed, "block at the end");
                 self.heaps[b.heap].free(b.ptr);
             }
-            for heap in self.heaps {
-                heap.assert_consistent("freeing everything");
+            for heap in &self.heaps {
+                heap.assert_ok("after freeing everything");
             }
             dlmalloc_set_footprint_limit(usize::MAX);
             dlmallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD);
             dlmallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD);
             dlmallopt(M_GRANULARITY, DEFAULT_GRANULARITY);
-            for heap in &self.heaps[1..] {
-                if let Heap::Space(m) = *heap {
-                    destroy_mspace(m);
-                }
+            for (h, heap) in self.heaps.iter().enumerate() {
+                let Some(m) = heap.as_mspace() else {
+                    self.outcome.grew.push(false);
+                    continue;
+                };
+                assert!(
+                    heap.ranges().iter().all(|&(_, _, used)| used == 0),
+                    "heap {h}: blocks left in use after freeing everything"
+                );
+                self.outcome
+                    .grew
+                    .push(heap.max_footprint() > self.created[h]);
+                // A heap in a buffer keeps the buffer's share of its
+                // footprint: the caller's memory.
+                let own = match self.config.heaps[h] {
+                    HeapKind::InBuffer { .. } => self.created[h],
+                    _ => 0,
+                };
+                let footprint = heap.footprint();
+                let released = destroy_mspace(m);
+                assert_eq!(released, footprint - own, "heap {h}: destroy_mspace");
             }
         }
     }

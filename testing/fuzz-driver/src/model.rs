@@ -1,109 +1,85 @@
 //! What the driver knows about every live block, and the checks that
 //! compare it with what the allocator did.
 //!
-//! Large blocks are patterned at their ends and once per 4 KiB page rather
-//! than in full, so a multi-megabyte block costs a fuzzing iteration
-//! microseconds, not milliseconds, while a lost or shifted copy is still seen.
+//! Blocks carry the shared test pattern (`dlmalloc_test_support::pattern`):
+//! in full, or sampled so that a multi-megabyte block costs a fuzzing
+//! iteration microseconds, not milliseconds, while a lost or shifted copy is
+//! still seen ([`crate::Config::full_patterns`] chooses).
 
-/// Blocks up to this size are patterned and verified in full.
-const FULL_CHECK: usize = 64 << 10;
-const EDGE: usize = 4096;
-const STRIDE: usize = 4096;
+use dlmalloc_test_support::pattern;
 
 /// A live block as the model sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Block {
-    /// Index of the heap that owns it (0 is the global heap).
+    /// Index of the heap that owns it.
     pub heap: usize,
     /// The address the allocator returned.
     pub ptr: *mut u8,
     /// The size that was requested.
     pub size: usize,
     /// Seed of the pattern its bytes hold.
-    pub seed: u8,
+    pub seed: u64,
 }
 
-/// The pattern byte at offset `i` of a block with `seed`: a shifted or
-/// truncated copy does not match it.
-#[inline]
-fn pattern(seed: u8, i: usize) -> u8 {
-    (i as u8) ^ ((i >> 8) as u8).wrapping_mul(31) ^ seed
+/// How much of each block carries the pattern.
+#[derive(Clone, Copy, Debug)]
+pub struct Patterns {
+    /// Every byte, not a sample of a large block's bytes.
+    pub full: bool,
 }
 
-/// The offsets of a `size`-byte block that are patterned and checked, below
-/// `limit`, in increasing order: `(start, end, step)` runs. Plain loops
-/// over these keep unoptimised test builds fast, where iterator adapters
-/// per byte dominated the test suite's time.
-fn checked_runs(size: usize, limit: usize) -> [(usize, usize, usize); 3] {
-    let runs = if size <= FULL_CHECK {
-        [(0, size, 1), (0, 0, 1), (0, 0, 1)]
-    } else {
-        [
-            (0, EDGE, 1),
-            (EDGE, size - EDGE, STRIDE),
-            (size - EDGE, size, 1),
-        ]
-    };
-    runs.map(|(start, end, step)| (start, end.min(limit), step))
-}
+impl Patterns {
+    /// Writes the block's pattern.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be valid for writes of `size` bytes; anything else is
+    /// undefined behavior.
+    pub unsafe fn fill(self, ptr: *mut u8, size: usize, seed: u64) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if self.full {
+                pattern::fill(ptr, 0, size, seed);
+            } else {
+                pattern::fill_sampled(ptr, size, seed);
+            }
+        }
+    }
 
-/// Calls `f` on every checked offset of a `size`-byte block below `limit`.
-#[inline]
-fn for_each_checked(size: usize, limit: usize, mut f: impl FnMut(usize)) {
-    for (start, end, step) in checked_runs(size, limit) {
-        let mut i = start;
-        while i < end {
-            f(i);
-            i += step;
+    /// Panics unless the pattern written by `fill(ptr, filled, seed)` still
+    /// holds in the first `len` bytes (`len` <= `filled`: what a shrinking
+    /// realloc kept).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be valid for reads of `len` bytes; anything else is
+    /// undefined behavior.
+    #[track_caller]
+    pub unsafe fn verify(self, ptr: *const u8, filled: usize, len: usize, seed: u64, what: &str) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if self.full {
+                pattern::assert_pattern(ptr, 0, len, seed, what);
+            } else {
+                pattern::assert_sampled(ptr, filled, len, seed, what);
+            }
         }
     }
 }
 
-/// Writes the block's pattern.
+/// Panics unless the `size` bytes at `ptr` are all zero.
 ///
 /// # Safety
 ///
-/// `ptr` must be valid for writes of `size` bytes.
-pub unsafe fn fill(ptr: *mut u8, size: usize, seed: u8) {
-    for_each_checked(size, size, |i| {
-        // SAFETY: i < size and the caller guarantees size writable bytes.
-        unsafe { ptr.add(i).write(pattern(seed, i)) };
-    });
-}
-
-/// Panics unless the pattern written by `fill(ptr, filled, seed)` still
-/// holds in the first `len` bytes (`len` <= `filled`: what a shrinking
-/// realloc kept).
-///
-/// # Safety
-///
-/// `ptr` must be valid for reads of `len` bytes.
-pub unsafe fn verify(ptr: *const u8, filled: usize, len: usize, seed: u8, what: &str) {
-    for_each_checked(filled, len, |i| {
-        // SAFETY: i < len and the caller guarantees len readable bytes.
-        let got = unsafe { ptr.add(i).read() };
-        assert_eq!(
-            got,
-            pattern(seed, i),
-            "{what}: byte {i} of {len} changed at {ptr:p}"
-        );
-    });
-}
-
-/// Panics unless the block's checked bytes are all zero.
-///
-/// # Safety
-///
-/// `ptr` must be valid for reads of `size` bytes.
+/// `ptr` must be valid for reads of `size` bytes; anything else is
+/// undefined behavior.
 pub unsafe fn verify_zeroed(ptr: *const u8, size: usize, what: &str) {
-    for_each_checked(size, size, |i| {
-        // SAFETY: i < size and the caller guarantees size readable bytes.
-        let got = unsafe { ptr.add(i).read() };
-        assert_eq!(
-            got, 0,
-            "{what}: byte {i} of a zeroed {size}-byte block is {got}"
-        );
-    });
+    // SAFETY: forwarded from the caller.
+    let zero = unsafe { pattern::all_zero(ptr, size) };
+    assert!(
+        zero,
+        "{what}: a zeroed {size}-byte block at {ptr:p} is not zero"
+    );
 }
 
 /// Panics if `[ptr, ptr+size)` overlaps a live block other than `except`.

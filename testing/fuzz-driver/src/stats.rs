@@ -1,75 +1,34 @@
 //! Checks of the statistics a heap reports (mallinfo, footprints, limits)
 //! against each other and against the blocks the model knows are live.
 
-use crate::heaps::Heap;
+use dlmalloc_test_support::Heap;
+
 use crate::model::Block;
 
 /// Checks the relations every mallinfo snapshot must satisfy, and that the
 /// `live_usable` bytes of the model's live blocks in this heap are counted
 /// as in use. Holds for the global heap too, whatever other threads do: the
 /// snapshot is taken under the heap's lock and others only add blocks.
-///
-/// # Safety
-///
-/// `heap` must be live.
-pub unsafe fn assert_consistent(heap: Heap, live_usable: usize) {
-    // SAFETY: the heap is live (caller).
-    let info = unsafe { heap.mallinfo() };
-    assert_eq!(
-        info.uordblks + info.fordblks,
-        info.arena + info.hblkhd,
-        "mallinfo: used + free bytes differ from the footprint: {info:?}"
-    );
-    assert!(
-        info.usmblks >= info.arena + info.hblkhd,
-        "mallinfo: maximum footprint below the footprint: {info:?}"
-    );
-    assert!(
-        info.keepcost <= info.fordblks,
-        "mallinfo: top chunk larger than the free bytes: {info:?}"
-    );
-    assert_eq!(
-        info.hblks == 0,
-        info.hblkhd == 0,
-        "mallinfo: mapped chunk count and bytes disagree: {info:?}"
-    );
+pub fn assert_consistent(heap: Heap, live_usable: usize) {
+    let info = heap.assert_mallinfo("mallinfo");
     assert!(
         info.uordblks >= live_usable,
         "mallinfo: {} bytes in use, but the live blocks hold {live_usable}: {info:?}",
         info.uordblks
     );
-    assert_eq!(info.smblks, 0, "mallinfo: smblks is always 0");
-    assert_eq!(info.fsmblks, 0, "mallinfo: fsmblks is always 0");
 }
 
 /// Checks the statistics that only this run changes, so they are exact: the
 /// footprint agrees with mallinfo, the maximum footprint with its own
-/// reader, and the limit in force is the one last set (`limit_set`).
-///
-/// # Safety
-///
-/// `heap` must be a live mspace that no other thread uses.
-pub unsafe fn assert_private(heap: Heap, limit_set: usize) {
-    // SAFETY: the heap is live and private (caller).
-    unsafe {
-        let info = heap.mallinfo();
-        let footprint = heap.footprint();
-        assert_eq!(
-            info.arena + info.hblkhd,
-            footprint,
-            "mallinfo disagrees with the footprint: {info:?}"
-        );
-        assert_eq!(
-            info.usmblks,
-            heap.max_footprint(),
-            "mallinfo disagrees with the maximum footprint: {info:?}"
-        );
-        assert_eq!(
-            heap.footprint_limit(),
-            limit_set,
-            "the footprint limit in force is not the one set"
-        );
-    }
+/// reader, and the limit in force is the one last set (`limit_set`). The
+/// heap must be an mspace that no other thread uses.
+pub fn assert_private(heap: Heap, limit_set: usize) {
+    heap.assert_mallinfo_exact("mallinfo of a private heap");
+    assert_eq!(
+        heap.footprint_limit(),
+        limit_set,
+        "the footprint limit in force is not the one set"
+    );
 }
 
 /// Checks that `dlmalloc_inspect_all` reports every live block of `heap`
@@ -79,22 +38,19 @@ pub unsafe fn assert_private(heap: Heap, limit_set: usize) {
 ///
 /// # Safety
 ///
-/// `heap` must be live and every block live in it.
+/// Every block must be live in `heap`; anything else is undefined behavior.
 pub unsafe fn assert_inspect_agrees(heap: Heap, blocks: &[Block], private: bool) {
-    let mut in_use = Vec::with_capacity(4 * blocks.len() + 64);
-    // SAFETY: the heap is live (caller).
-    if !unsafe { heap.inspect_in_use(&mut in_use) } {
+    let Some(in_use) = heap.in_use(4 * blocks.len() + 64) else {
         assert!(
             !private,
             "inspect_all: far more in-use chunks than live blocks"
         );
         return; // other users of the global heap: nothing exact to say
-    }
-    in_use.sort_unstable();
+    };
     for b in blocks {
         let start = b.ptr as usize;
         // SAFETY: the block is live (caller).
-        let usable = unsafe { dlmalloc_sys::dlmalloc_usable_size(b.ptr.cast()) };
+        let usable = unsafe { heap.usable_size(b.ptr) };
         let found = in_use
             .binary_search_by_key(&start, |&(s, _)| s)
             .map(|i| in_use[i].1);

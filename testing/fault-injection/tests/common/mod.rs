@@ -1,7 +1,8 @@
-//! Helpers shared by the fault-injection tests: one view of the global heap
-//! and of an mspace ([`Heap`]), patterned blocks that verify their own
-//! contents, the heap checks, and the cross-check of the platform's mapped
-//! bytes against the heaps' footprints.
+//! Helpers shared by the fault-injection tests: patterned blocks that verify
+//! their own contents, the heap checks with the platform's contract, and
+//! the cross-check of the platform's mapped bytes against the heaps'
+//! footprints. The heap type, the pattern and the checker's report are
+//! `dlmalloc-test-support`'s.
 //!
 //! Nothing here allocates through the dl heaps: the test harness runs on the
 //! system allocator, so the heaps see only the tests' explicit calls.
@@ -15,11 +16,13 @@
 
 pub mod workload;
 
-use core::ffi::{CStr, c_char, c_void};
+use core::ffi::c_void;
 use core::ptr::null_mut;
 
 use dlmalloc_fault_injection as faults;
 use dlmalloc_sys::*;
+pub use dlmalloc_test_support::Heap;
+use dlmalloc_test_support::{assert_pattern, fill};
 
 pub const KIB: usize = 1 << 10;
 pub const MIB: usize = 1 << 20;
@@ -27,215 +30,37 @@ pub const MIB: usize = 1 << 20;
 /// mapping of their own when the heap's free memory cannot serve them.
 pub const MMAP_THRESHOLD: usize = 256 * KIB;
 
-/// The global heap or one mspace, behind one set of methods, so that each
-/// scenario runs on both.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Heap {
-    /// The `dl*` API.
-    Global,
-    /// The `mspace_*` API on a live mspace.
-    Space(Mspace),
+/// `independent_calloc` of `n` blocks of `size` bytes, with the pointer
+/// array allocated too; null on failure.
+pub fn independent_calloc(heap: Heap, n: usize, size: usize) -> *mut *mut c_void {
+    // SAFETY: a null `chunks` array asks the heap for one.
+    unsafe { heap.independent_calloc(n, size, null_mut()) }
 }
 
-impl Heap {
-    pub fn name(self) -> &'static str {
-        match self {
-            Heap::Global => "global heap",
-            Heap::Space(_) => "mspace",
-        }
-    }
-
-    pub fn malloc(self, bytes: usize) -> *mut u8 {
-        (match self {
-            Heap::Global => unsafe { dlmalloc(bytes) },
-            Heap::Space(m) => unsafe { mspace_malloc(m, bytes) },
-        })
-        .cast()
-    }
-
-    pub fn free(self, p: *mut u8) {
-        match self {
-            Heap::Global => unsafe { dlfree(p.cast()) },
-            Heap::Space(m) => unsafe { mspace_free(m, p.cast()) },
-        }
-    }
-
-    pub fn calloc(self, count: usize, size: usize) -> *mut u8 {
-        (match self {
-            Heap::Global => unsafe { dlcalloc(count, size) },
-            Heap::Space(m) => unsafe { mspace_calloc(m, count, size) },
-        })
-        .cast()
-    }
-
-    pub fn realloc(self, p: *mut u8, bytes: usize) -> *mut u8 {
-        (match self {
-            Heap::Global => unsafe { dlrealloc(p.cast(), bytes) },
-            Heap::Space(m) => unsafe { mspace_realloc(m, p.cast(), bytes) },
-        })
-        .cast()
-    }
-
-    pub fn realloc_in_place(self, p: *mut u8, bytes: usize) -> *mut u8 {
-        (match self {
-            Heap::Global => unsafe { dlrealloc_in_place(p.cast(), bytes) },
-            Heap::Space(m) => unsafe { mspace_realloc_in_place(m, p.cast(), bytes) },
-        })
-        .cast()
-    }
-
-    pub fn memalign(self, align: usize, bytes: usize) -> *mut u8 {
-        (match self {
-            Heap::Global => unsafe { dlmemalign(align, bytes) },
-            Heap::Space(m) => unsafe { mspace_memalign(m, align, bytes) },
-        })
-        .cast()
-    }
-
-    /// `independent_calloc` with the pointer array allocated too.
-    pub fn independent_calloc(self, n: usize, size: usize) -> *mut *mut c_void {
-        match self {
-            Heap::Global => unsafe { dlindependent_calloc(n, size, null_mut()) },
-            Heap::Space(m) => unsafe { mspace_independent_calloc(m, n, size, null_mut()) },
-        }
-    }
-
-    /// `independent_comalloc` into the caller's array.
-    pub fn independent_comalloc(self, sizes: &[usize], out: &mut [*mut c_void]) -> bool {
-        let r = match self {
-            Heap::Global => unsafe {
-                dlindependent_comalloc(sizes.len(), sizes.as_ptr(), out.as_mut_ptr())
-            },
-            Heap::Space(m) => unsafe {
-                mspace_independent_comalloc(m, sizes.len(), sizes.as_ptr(), out.as_mut_ptr())
-            },
-        };
-        assert!(
-            r.is_null() || r == out.as_mut_ptr(),
-            "comalloc returned {r:?}, neither null nor the caller's array"
-        );
-        !r.is_null()
-    }
-
-    pub fn trim(self, pad: usize) -> bool {
-        (match self {
-            Heap::Global => unsafe { dlmalloc_trim(pad) },
-            Heap::Space(m) => unsafe { mspace_trim(m, pad) },
-        }) != 0
-    }
-
-    pub fn footprint(self) -> usize {
-        match self {
-            Heap::Global => unsafe { dlmalloc_footprint() },
-            Heap::Space(m) => unsafe { mspace_footprint(m) },
-        }
-    }
-
-    pub fn max_footprint(self) -> usize {
-        match self {
-            Heap::Global => unsafe { dlmalloc_max_footprint() },
-            Heap::Space(m) => unsafe { mspace_max_footprint(m) },
-        }
-    }
-
-    pub fn mallinfo(self) -> MallInfo {
-        match self {
-            Heap::Global => unsafe { dlmallinfo() },
-            Heap::Space(m) => unsafe { mspace_mallinfo(m) },
-        }
-    }
-
-    pub fn set_footprint_limit(self, bytes: usize) -> usize {
-        match self {
-            Heap::Global => unsafe { dlmalloc_set_footprint_limit(bytes) },
-            Heap::Space(m) => unsafe { mspace_set_footprint_limit(m, bytes) },
-        }
-    }
-
-    /// One line per violation the heap check reports (empty when clean).
-    pub fn violations(self) -> Vec<String> {
-        let mut report = Report {
-            count: 0,
-            first: [(core::ptr::null(), 0); 16],
-        };
-        let arg = (&raw mut report).cast::<c_void>();
-        let returned = match self {
-            Heap::Global => unsafe { dlmalloc_check(Some(record), arg) },
-            Heap::Space(m) => unsafe { mspace_check(m, Some(record), arg) },
-        };
-        let mut lines: Vec<String> = report.first[..report.count.min(16)]
-            .iter()
-            .map(|&(what, at)| {
-                let text = unsafe { CStr::from_ptr(what) }.to_string_lossy();
-                format!("{text} at {at:#x}")
-            })
-            .collect();
-        if report.count > 16 {
-            lines.push(format!("... {} more", report.count - 16));
-        }
-        assert_eq!(returned, report.count, "check count differs from reports");
-        lines
-    }
-}
-
-/// What one heap check reported; filled with the heap lock held, so it
-/// lives on the caller's stack and the callback does not allocate.
-struct Report {
-    count: usize,
-    first: [(*const c_char, usize); 16],
-}
-
-unsafe extern "C" fn record(what: *const c_char, at: *const c_void, arg: *mut c_void) {
-    let report = unsafe { &mut *arg.cast::<Report>() };
-    if report.count < report.first.len() {
-        report.first[report.count] = (what, at as usize);
-    }
-    report.count += 1;
+/// `independent_comalloc` of `sizes` into the caller's array; false on
+/// failure.
+pub fn independent_comalloc(heap: Heap, sizes: &[usize], out: &mut [*mut c_void]) -> bool {
+    assert!(out.len() >= sizes.len(), "the array is too short");
+    // SAFETY: `out` holds at least sizes.len() pointers.
+    let r = unsafe { heap.independent_comalloc(sizes, out.as_mut_ptr()) };
+    assert!(
+        r.is_null() || r == out.as_mut_ptr(),
+        "comalloc returned {r:?}, neither null nor the caller's array"
+    );
+    !r.is_null()
 }
 
 /// Panics unless `heap` checks clean, its mallinfo adds up to its
 /// footprint, and no hook call broke the contract.
 #[track_caller]
 pub fn assert_clean(heap: Heap, context: &str) {
-    let lines = heap.violations();
-    assert!(
-        lines.is_empty(),
-        "{context}: the {} check found {} violation(s):\n  {}",
-        heap.name(),
-        lines.len(),
-        lines.join("\n  ")
-    );
-    let info = heap.mallinfo();
-    let footprint = heap.footprint();
-    assert_eq!(
-        info.arena + info.hblkhd,
-        footprint,
-        "{context}: mallinfo arena + hblkhd differs from the footprint: {info:?}"
-    );
-    assert_eq!(
-        info.uordblks + info.fordblks,
-        footprint,
-        "{context}: mallinfo used + free differs from the footprint: {info:?}"
-    );
-    assert!(
-        info.usmblks >= footprint && heap.max_footprint() >= footprint,
-        "{context}: max footprint below the footprint: {info:?}"
-    );
+    heap.assert_ok(context);
+    heap.assert_mallinfo_exact(context);
     assert_eq!(
         faults::counters().contract_violations,
         0,
         "{context}: a hook call broke the contract (see stderr)"
     );
-}
-
-/// Word `index` of the pattern for `seed`; two offsets of one block never
-/// hold the same word, so shifted or truncated copies are caught.
-fn pattern_word(seed: u64, index: usize) -> u64 {
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(index as u64);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z ^ (z >> 27)
 }
 
 /// A block of `len` bytes at `ptr` that holds the pattern for `seed`.
@@ -251,14 +76,7 @@ impl Block {
     /// aligned to 8) with the pattern for `seed`.
     pub fn fill(ptr: *mut u8, len: usize, seed: u64) -> Block {
         assert!(!ptr.is_null() && ptr as usize % 8 == 0, "bad block {ptr:?}");
-        let words = len / 8;
-        for i in 0..words {
-            unsafe { ptr.cast::<u64>().add(i).write(pattern_word(seed, i)) };
-        }
-        let last = pattern_word(seed, words).to_le_bytes();
-        for (j, &byte) in last.iter().enumerate().take(len % 8) {
-            unsafe { ptr.add(words * 8 + j).write(byte) };
-        }
+        unsafe { fill(ptr, 0, len, seed) };
         Block { ptr, len, seed }
     }
 
@@ -266,30 +84,7 @@ impl Block {
     /// `upto` bytes still hold the pattern.
     #[track_caller]
     pub fn verify_prefix(&self, upto: usize, what: &str) {
-        let upto = upto.min(self.len);
-        let words = upto / 8;
-        for i in 0..words {
-            let found = unsafe { self.ptr.cast::<u64>().add(i).read() };
-            assert_eq!(
-                found,
-                pattern_word(self.seed, i),
-                "{what}: block {:?} ({} bytes) changed at byte offset {}",
-                self.ptr,
-                self.len,
-                i * 8
-            );
-        }
-        let last = pattern_word(self.seed, words).to_le_bytes();
-        for (j, &byte) in last.iter().enumerate().take(upto % 8) {
-            let found = unsafe { self.ptr.add(words * 8 + j).read() };
-            assert_eq!(
-                found,
-                byte,
-                "{what}: block {:?} changed at byte offset {}",
-                self.ptr,
-                words * 8 + j
-            );
-        }
+        unsafe { assert_pattern(self.ptr, 0, upto.min(self.len), self.seed, what) };
     }
 
     /// Panics unless the whole block still holds its pattern.
@@ -334,7 +129,7 @@ pub fn exhaust(heap: Heap, seed: u64) -> Vec<Block> {
 pub fn free_all(heap: Heap, blocks: Vec<Block>, what: &str) {
     for block in blocks {
         block.verify(what);
-        heap.free(block.ptr);
+        unsafe { heap.free(block.ptr) };
     }
 }
 
@@ -377,7 +172,9 @@ impl Space {
     }
 
     pub fn heap(&self) -> Heap {
-        Heap::Space(self.msp)
+        // Live until `destroy` or drop; the tests use it on one thread at a
+        // time or created it locked.
+        unsafe { Heap::mspace(self.msp) }
     }
 
     /// `destroy_mspace`; returns the bytes it reports released.
@@ -385,6 +182,17 @@ impl Space {
         self.alive = false;
         unsafe { destroy_mspace(self.msp) }
     }
+}
+
+/// Runs `scenario(heap, all)` on a fresh mspace (`all`: the global heap and
+/// it, the live heaps for accounting), then destroys it: it must give back
+/// its whole footprint, and the platform keep only the global heap's.
+pub fn on_a_fresh_mspace(locked: bool, scenario: impl FnOnce(Heap, &[Heap])) {
+    let space = Space::create(0, locked);
+    scenario(space.heap(), &[Heap::GLOBAL, space.heap()]);
+    let footprint = space.heap().footprint();
+    assert_eq!(space.destroy(), footprint, "destroy_mspace");
+    assert_accounting(&[Heap::GLOBAL], 0, "after destroy_mspace");
 }
 
 impl Drop for Space {

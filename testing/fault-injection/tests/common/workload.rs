@@ -14,31 +14,43 @@
 use core::ptr::null_mut;
 
 use dlmalloc_fault_injection as faults;
+pub use dlmalloc_test_support::Rng;
+use dlmalloc_test_support::all_zero;
 
 use super::*;
 
-/// SplitMix64: the same sequence on every run.
-pub struct Rng(pub u64);
+/// A request size: mostly small, some medium, some directly mapped.
+pub fn size(rng: &mut Rng) -> usize {
+    match rng.below(10) {
+        0..=5 => 1 + rng.below(2000),
+        6..=8 => 16 * KIB + rng.below(200 * KIB),
+        _ => MMAP_THRESHOLD + rng.below(2 * MIB),
+    }
+}
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+/// How a sweep arms a fault before run `i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Only call `i` fails.
+    OneCall,
+    /// Calls `i`, `i + 1`, ... all fail: the system runs out for good.
+    FromCall,
+}
+
+impl Sweep {
+    /// Arms `custom_mmap` to fail at call `i`.
+    pub fn arm_mmap(self, i: u64) {
+        match self {
+            Sweep::OneCall => faults::fail_mmap_call(i),
+            Sweep::FromCall => faults::fail_mmap_after(i),
+        }
     }
 
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A request size: mostly small, some medium, some directly mapped.
-    pub fn size(&mut self) -> usize {
-        match self.below(10) {
-            0..=5 => 1 + self.below(2000),
-            6..=8 => 16 * KIB + self.below(200 * KIB),
-            _ => MMAP_THRESHOLD + self.below(2 * MIB),
+    /// Arms `custom_munmap` to fail at call `i`.
+    pub fn arm_munmap(self, i: u64) {
+        match self {
+            Sweep::OneCall => faults::fail_munmap_call(i),
+            Sweep::FromCall => faults::fail_munmap_after(i),
         }
     }
 }
@@ -62,7 +74,7 @@ pub struct Run {
 pub fn workload(heap: Heap, all: &[Heap]) -> Run {
     let name = heap.name();
     let start = faults::counters();
-    let mut rng = Rng(0xFA11);
+    let mut rng = Rng::new(0xFA11);
     let mut live: Vec<Block> = Vec::new();
     let mut run = Run::default();
     for step in 0..120u64 {
@@ -70,7 +82,7 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
         let op = rng.below(10);
         let ok = match op {
             0..=2 => {
-                let size = rng.size();
+                let size = size(&mut rng);
                 let p = heap.malloc(size);
                 if !p.is_null() {
                     live.push(Block::fill(p, size, step));
@@ -78,19 +90,19 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
                 !p.is_null()
             }
             3 => {
-                let size = rng.size();
+                let size = size(&mut rng);
                 let p = heap.calloc(1, size);
                 if !p.is_null() {
-                    let zero = unsafe { core::slice::from_raw_parts(p, size) }
-                        .iter()
-                        .all(|&b| b == 0);
-                    assert!(zero, "{name}: calloc memory is not zero");
+                    assert!(
+                        unsafe { all_zero(p, size) },
+                        "{name}: calloc memory is not zero"
+                    );
                     live.push(Block::fill(p, size, step));
                 }
                 !p.is_null()
             }
             4 => {
-                let (align, size) = ([64, 4096, 64 * KIB][rng.below(3)], rng.size());
+                let (align, size) = ([64, 4096, 64 * KIB][rng.below(3)], size(&mut rng));
                 let p = heap.memalign(align, size);
                 if !p.is_null() {
                     assert_eq!(p as usize % align, 0);
@@ -100,8 +112,8 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
             }
             5 if !live.is_empty() => {
                 let i = rng.below(live.len());
-                let grown = live[i].len.min(2 * MIB) * 2 + rng.size() % (64 * KIB);
-                let p = heap.realloc(live[i].ptr, grown);
+                let grown = live[i].len.min(2 * MIB) * 2 + size(&mut rng) % (64 * KIB);
+                let p = unsafe { heap.realloc(live[i].ptr, grown) };
                 if p.is_null() {
                     live[i].verify("block after a failed realloc");
                 } else {
@@ -114,7 +126,7 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
             }
             6 if !live.is_empty() => {
                 let i = rng.below(live.len());
-                let p = heap.realloc_in_place(live[i].ptr, live[i].len + 64);
+                let p = unsafe { heap.realloc_in_place(live[i].ptr, live[i].len + 64) };
                 live[i].verify("block after realloc_in_place");
                 // Failing to grow in place is a normal answer, not an
                 // allocation failure.
@@ -128,7 +140,7 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
                 // tail back or move out of its mapping.
                 let i = rng.below(live.len());
                 let shrunk = live[i].len / 3 + 1;
-                let p = heap.realloc(live[i].ptr, shrunk);
+                let p = unsafe { heap.realloc(live[i].ptr, shrunk) };
                 assert!(!p.is_null(), "{name}: a shrinking realloc failed");
                 let mut moved = live[i];
                 moved.ptr = p;
@@ -137,20 +149,22 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
                 true
             }
             8 => {
-                let sizes = [rng.size() % 5000 + 1, 100, rng.size() % 300 + 1];
+                let sizes = [size(&mut rng) % 5000 + 1, 100, size(&mut rng) % 300 + 1];
                 let mut out = [null_mut(); 3];
-                let ok = heap.independent_comalloc(&sizes, &mut out);
+                let ok = independent_comalloc(heap, &sizes, &mut out);
                 if ok {
                     for (p, size) in out.into_iter().zip(sizes) {
                         live.push(Block::fill(p.cast(), size, step));
                     }
                 }
-                let array = heap.independent_calloc(2, rng.size() % 3000 + 1);
+                let array = independent_calloc(heap, 2, size(&mut rng) % 3000 + 1);
                 if !array.is_null() {
-                    let (a, b) = unsafe { (*array, *array.add(1)) };
-                    heap.free(a.cast());
-                    heap.free(b.cast());
-                    heap.free(array.cast());
+                    unsafe {
+                        let (a, b) = (*array, *array.add(1));
+                        heap.free(a.cast());
+                        heap.free(b.cast());
+                        heap.free(array.cast());
+                    }
                 }
                 ok && !array.is_null()
             }
@@ -158,7 +172,7 @@ pub fn workload(heap: Heap, all: &[Heap]) -> Run {
                 if !live.is_empty() {
                     let block = live.swap_remove(rng.below(live.len()));
                     block.verify("block before free");
-                    heap.free(block.ptr);
+                    unsafe { heap.free(block.ptr) };
                 }
                 true
             }
