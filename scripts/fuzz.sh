@@ -6,7 +6,7 @@
 # leak or a timeout, so `scripts/fuzz.sh 60` is the short CI run.
 #   scripts/fuzz.sh 1800
 # A crash leaves its input in testing/fuzz/artifacts/heap_ops/; minimise it with
-#   (cd testing/fuzz && cargo +nightly fuzz tmin heap_ops artifacts/heap_ops/crash-...)
+#   cargo +nightly fuzz tmin --fuzz-dir testing/fuzz heap_ops testing/fuzz/artifacts/heap_ops/crash-...
 # and copy it to testing/fuzz-driver/regressions/<name>.bin so every `cargo test`
 # replays it.
 #
@@ -43,11 +43,12 @@ export "CFLAGS_${target_var}=-fsanitize-coverage=inline-8bit-counters,pc-table,t
 mkdir -p testing/fuzz/corpus/heap_ops
 # Seed the corpus with the saved regressions so the fuzzer starts from them.
 cp -n testing/fuzz-driver/regressions/*.bin testing/fuzz/corpus/heap_ops/ 2>/dev/null || true
-cd testing/fuzz
-cargo +nightly fuzz build heap_ops
+# --fuzz-dir: cargo-fuzz looks for fuzz/ under the project's root otherwise.
+fuzz_dir=testing/fuzz
+cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" heap_ops
 
 # Refuse to fuzz blind: the core's archive must carry coverage counters.
-core=$(ls -t target/"$target"/release/build/dlmalloc-sys-*/out/libdlmalloc.a | head -n 1)
+core=$(ls -t "$fuzz_dir"/target/"$target"/release/build/dlmalloc-sys-*/out/libdlmalloc.a | head -n 1)
 # (nm's output is read in full first: `grep -q` closing the pipe early would
 # fail the pipeline under pipefail.)
 symbols=$(nm "$core" 2>/dev/null || true)
@@ -57,5 +58,5 @@ if ! grep -q '__sanitizer_cov_trace_cmp' <<<"$symbols"; then
 fi
 echo "fuzz: C core instrumented ($core)"
 
-cargo +nightly fuzz run heap_ops corpus/heap_ops -- \
+cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" heap_ops "$fuzz_dir"/corpus/heap_ops -- \
     -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$@"
