@@ -96,6 +96,32 @@ pub const fn chunk_size_for(request: usize) -> usize {
     }
 }
 
+/// The usable bytes of `block`, read from its chunk header without a call
+/// into the core, or `None` when the block has a mapping of its own (a
+/// request at or above the mmap threshold). For every other block it equals
+/// [`dlmalloc_usable_size`]`(block)`. A Rust wrapper that must know a
+/// block's real capacity on a fast path (the thread cache, when it files a
+/// freed block by size) uses this instead of the call.
+///
+/// # Safety
+///
+/// `block` must be a live (not freed) block returned by this core's global
+/// heap or one of its mspaces; otherwise the behavior is undefined.
+#[inline]
+pub unsafe fn usable_size_unmapped(block: *const c_void) -> Option<usize> {
+    /// Flag bits of a chunk header (csrc/dl_types.h): the previous chunk is
+    /// in use, this chunk is in use, this chunk has its own mapping.
+    const FLAG_BITS: usize = 7;
+    const MAPPED: usize = 4;
+    // SAFETY: every block the core returns is preceded by its chunk's
+    // header word, which stays valid while the block is live (contract).
+    let head = unsafe { block.cast::<usize>().sub(1).read() };
+    if head & MAPPED != 0 {
+        return None;
+    }
+    Some((head & !FLAG_BITS) - CHUNK_OVERHEAD)
+}
+
 /// The classic `mallinfo` report. Every field is a byte or chunk count.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

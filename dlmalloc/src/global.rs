@@ -112,10 +112,11 @@ unsafe impl GlobalAlloc for DLMalloc {
         #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         if thread_cache::serves(layout.size(), layout.align())
             && thread_cache::serves(new_size, layout.align())
-            && dlmalloc_sys::chunk_size_for(layout.size()) != dlmalloc_sys::chunk_size_for(new_size)
+            && thread_cache::moves_between(layout.size(), new_size)
         {
-            // Both sizes are small: move through the thread cache (a copy of
-            // at most 1 KiB) instead of taking the heap's lock.
+            // Both sizes are cached, in different classes: move through the
+            // thread cache (a copy of at most 32 KiB) instead of taking the
+            // heap's lock.
             // SAFETY: `new_size` is non-zero and forms a valid layout with
             // the alignment (GlobalAlloc::realloc's contract).
             let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };

@@ -12,9 +12,13 @@
 //! bypasses the cache, which is harmless: a cached block is, for the core,
 //! an in-use chunk, so blocks may be freed through either path.
 //!
+//! Size classes: one per chunk size up to 1 KiB requests, then four per
+//! doubling up to 32 KiB (rounding wastes under 25% of a request, about
+//! 12% on average); see [`bins`].
+//!
 //! Bounds: at most [`MAX_PER_CLASS`](bins::MAX_PER_CLASS) blocks per size
-//! class and 512 KiB per thread; a miss refills its class with 8 blocks in
-//! one locked call, a full class gives its older half back in one locked
+//! class (fewer for large classes: 128 KiB per class) and 512 KiB per
+//! thread; a miss refills its class with up to 8 blocks in one locked call, a full class gives its older half back in one locked
 //! bulk free, and a thread that only frees (4096 in a row) gives its cache
 //! back and bypasses it until it allocates again. A thread's cache goes back to the heap when the
 //! thread exits, and every cache does before [`DLMalloc`](crate::DLMalloc)
@@ -29,7 +33,10 @@ use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 
-use bins::{Bins, Corruption, MAX_CACHED_REQUEST, Pushed, class_of, class_request};
+use bins::{
+    Bins, Corruption, MAX_CACHED_REQUEST, Pushed, class_for_free, class_for_request, class_limit,
+    class_request,
+};
 pub(crate) use registry::flush_all;
 
 /// One thread's cache and its registration.
@@ -87,6 +94,9 @@ impl ThreadCache {
         if !registry::caches_available() {
             return false;
         }
+        // SAFETY: not yet registered, so no flusher can reach the bins;
+        // only this thread runs here.
+        unsafe { (*self.bins.get()).set_secret(secret()) };
         // SAFETY: the cache lives in this thread's storage until its
         // destructor, which unregisters it first.
         unsafe { registry::register(self) };
@@ -134,12 +144,12 @@ fn current_cache() -> *const ThreadCache {
 /// caller then goes to the heap itself).
 #[inline]
 pub(crate) fn alloc(size: usize) -> *mut u8 {
-    let class = class_of(size);
+    let class = class_for_request(size);
     let taken = CACHE
         .try_with(|cache| {
             cache.with_bins(|bins| {
                 // SAFETY: the bins hold only cached blocks of the global heap.
-                unsafe { bins.pop(class, secret()) }
+                unsafe { bins.pop(class) }
             })
         })
         .ok()
@@ -152,23 +162,26 @@ pub(crate) fn alloc(size: usize) -> *mut u8 {
     }
 }
 
-/// Blocks a refill takes from the heap at once: one is returned, the rest
-/// are cached. Misses then cost one lock acquisition per `REFILL` blocks.
+/// Most blocks a refill takes from the heap at once: one is returned, the
+/// rest are cached. Misses then cost one lock acquisition per `REFILL`
+/// blocks. Large classes take half their limit instead, so a miss does not
+/// map more than the class keeps.
 const REFILL: usize = 8;
 
-/// Serves a miss in `class`: takes `REFILL` blocks of the class from the
-/// heap under one lock acquisition, returns one and caches the others
+/// Serves a miss in `class`: takes up to `REFILL` blocks of the class from
+/// the heap under one lock acquisition, returns one and caches the others
 /// (those the thread's byte bound does not admit go back).
 #[cold]
 fn refill(class: usize) -> *mut u8 {
     let mut fresh = [core::ptr::null_mut::<u8>(); REFILL];
-    // SAFETY: the array has room for REFILL pointers; the request is the
-    // largest of the class, so every block's chunk is of the class's size.
+    let wanted = REFILL.min(class_limit(class) / 2).max(1);
+    // SAFETY: the array has room for `wanted` <= REFILL pointers; the
+    // request is the largest of the class, so every block holds it.
     let taken = unsafe {
         dlmalloc_sys::dlbulk_malloc(
             class_request(class),
             fresh.as_mut_ptr().cast::<*mut c_void>(),
-            REFILL,
+            wanted,
         )
     };
     if taken == 0 {
@@ -178,7 +191,7 @@ fn refill(class: usize) -> *mut u8 {
         .try_with(|cache| {
             cache.with_bins(|bins| {
                 // SAFETY: fresh blocks of the class, handed to no one else.
-                unsafe { bins.adopt_fresh(&fresh[1..taken], class, secret()) }
+                unsafe { bins.adopt_fresh(&fresh[1..taken], class) }
             })
         })
         .ok()
@@ -199,13 +212,17 @@ fn refill(class: usize) -> *mut u8 {
 /// reallocated) with a request of `size` bytes, that the caller gives up.
 #[inline]
 pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
-    let class = class_of(size);
+    // SAFETY: a live block of the global heap allocated with `size` bytes
+    // (contract).
+    let Some(class) = (unsafe { class_for_free(block, size) }) else {
+        return false;
+    };
     let pushed = CACHE
         .try_with(|cache| {
             cache.with_bins(|bins| {
                 // SAFETY: `block` is a live block of the class that the caller
                 // gives up (contract); the bins hold only cached blocks.
-                unsafe { bins.push(block, class, secret()) }
+                unsafe { bins.push(block, class) }
             })
         })
         .ok()
@@ -289,11 +306,22 @@ pub(crate) unsafe fn prepare(block: *mut u8) {
     }
 }
 
+/// Whether a realloc between two sizes the cache serves moves the block
+/// through the cache (allocate, copy, free): when their classes differ. In
+/// the same class the heap resizes the block itself (in place, or under
+/// its lock when a block the heap handed out directly is too small).
+#[inline]
+pub(crate) fn moves_between(old_size: usize, new_size: usize) -> bool {
+    class_for_request(old_size) != class_for_request(new_size)
+}
+
 /// Whether requests of `size` bytes and `align` alignment go through the
 /// cache.
 #[inline]
 pub(crate) fn serves(size: usize, align: usize) -> bool {
-    size != 0 && size <= MAX_CACHED_REQUEST && align <= dlmalloc_sys::MALLOC_ALIGNMENT
+    // `size - 1 < MAX_CACHED_REQUEST` (wrapping) is `1..=MAX_CACHED_REQUEST`
+    // in one comparison.
+    size.wrapping_sub(1) < MAX_CACHED_REQUEST && align <= dlmalloc_sys::MALLOC_ALIGNMENT
 }
 
 /// Frees blocks that a cache gave up to the global heap, under one lock

@@ -14,16 +14,42 @@ use core::ptr;
 
 use dlmalloc_sys::{CHUNK_OVERHEAD, MALLOC_ALIGNMENT, chunk_size_for};
 
-/// Largest chunk size kept in a thread cache: blocks of requests up to
-/// [`MAX_CACHED_REQUEST`] bytes.
-pub(crate) const MAX_CACHED_CHUNK: usize = 1024;
-/// The largest request served from the cache.
-pub(crate) const MAX_CACHED_REQUEST: usize = MAX_CACHED_CHUNK - CHUNK_OVERHEAD;
-/// Size classes: one per chunk size, `MALLOC_ALIGNMENT` apart.
-pub(crate) const CLASSES: usize = MAX_CACHED_CHUNK / MALLOC_ALIGNMENT + 1;
-/// Most blocks kept per class. A full class gives its older half back to
-/// the heap in one locked call.
+/// Requests up to 1 KiB have exact classes: one per chunk size,
+/// `MALLOC_ALIGNMENT` apart, so a cached block never wastes a byte more
+/// than the core would. Exact classes are indexed by chunk size in
+/// alignment units, computed without the core's minimum: the few indices
+/// below the minimum chunk are classes of minimum chunks too (a request
+/// finds its class with one addition and one shift). Index 0 stays unused.
+const EXACT_CLASSES: usize = exact_class(1 << FIRST_DOUBLING) + 1;
+/// The largest request of the largest exact class (1 KiB and the few bytes
+/// its chunk holds beyond).
+const EXACT_MAX_REQUEST: usize = (EXACT_CLASSES - 1) * MALLOC_ALIGNMENT - CHUNK_OVERHEAD;
+/// Above [`EXACT_MAX_REQUEST`], classes split each doubling of the request
+/// in this many equal steps, so rounding a request up to its class wastes
+/// less than `1 / STEPS_PER_DOUBLING` of it (at most 25%, about 12% on
+/// average over uniformly spread sizes; the `size_class_waste` test
+/// measures it).
+const STEPS_PER_DOUBLING: usize = 4;
+/// `log2` of 1 KiB: the first stepped doubling starts there.
+const FIRST_DOUBLING: u32 = 10;
+/// The largest request served from the cache: 32 KiB, a class of its own
+/// (an exact power of two, as buffers often are, wastes nothing).
+pub(crate) const MAX_CACHED_REQUEST: usize = 32 << 10;
+/// Stepped classes: from `EXACT_MAX_REQUEST` up to `MAX_CACHED_REQUEST`.
+const STEPPED_CLASSES: usize = (MAX_CACHED_REQUEST.trailing_zeros() - FIRST_DOUBLING) as usize
+    * STEPS_PER_DOUBLING;
+/// Size classes in all.
+pub(crate) const CLASSES: usize = EXACT_CLASSES + STEPPED_CLASSES;
+/// Most blocks kept per class (small classes; larger ones keep fewer, see
+/// [`CLASS_BYTES_BOUND`]). A full class gives its older half back to the
+/// heap in one locked call.
 pub(crate) const MAX_PER_CLASS: usize = 32;
+/// Most bytes one class keeps, which bounds the count of large blocks; but
+/// every class keeps at least [`MIN_PER_CLASS`] (a 32 KiB class keeps 4).
+const CLASS_BYTES_BOUND: usize = 128 << 10;
+/// Fewest blocks a class keeps, so that a thread that frees and allocates
+/// a few large blocks in turn stays in its cache.
+const MIN_PER_CLASS: usize = 4;
 /// Most bytes (chunk sizes) one thread keeps cached; past it, frees go
 /// straight to the heap.
 const MAX_CACHED_BYTES: usize = 512 << 10;
@@ -34,20 +60,124 @@ const MAX_CACHED_BYTES: usize = 512 << 10;
 /// from being returned to the system after a program frees everything.
 const FREES_BEFORE_DRAINING: usize = 4096;
 
-/// The class of a block allocated (or freed) with a request of `size`
-/// bytes (`1..=MAX_CACHED_REQUEST`): its chunk size in alignment units.
-/// Every block of the class has at least `class * MALLOC_ALIGNMENT -
-/// CHUNK_OVERHEAD` usable bytes, enough for any request of the class.
+/// The largest request of each class: every block cached in the class has
+/// at least this many usable bytes. Zero for unused exact indices.
+const CLASS_REQUEST: [usize; CLASSES] = {
+    let mut table = [0; CLASSES];
+    let mut class = 0;
+    while class < EXACT_CLASSES {
+        if class * MALLOC_ALIGNMENT >= dlmalloc_sys::MIN_CHUNK_SIZE {
+            table[class] = class * MALLOC_ALIGNMENT - CHUNK_OVERHEAD;
+        } else if class > 0 {
+            // Below the minimum chunk: a minimum chunk serves the class.
+            table[class] = dlmalloc_sys::MIN_CHUNK_SIZE - CHUNK_OVERHEAD;
+        }
+        class += 1;
+    }
+    let mut step = 0;
+    while step < STEPPED_CLASSES {
+        let doubling = FIRST_DOUBLING + (step / STEPS_PER_DOUBLING) as u32;
+        let base = 1usize << doubling;
+        table[EXACT_CLASSES + step] =
+            base + (step % STEPS_PER_DOUBLING + 1) * (base / STEPS_PER_DOUBLING);
+        step += 1;
+    }
+    table
+};
+
+/// Most blocks each class keeps.
+const CLASS_LIMIT: [usize; CLASSES] = {
+    let mut table = [0; CLASSES];
+    let mut class = 0;
+    while class < CLASSES {
+        let by_bytes = CLASS_BYTES_BOUND / chunk_size_for(CLASS_REQUEST[class]);
+        table[class] = if by_bytes > MAX_PER_CLASS {
+            MAX_PER_CLASS
+        } else if by_bytes < MIN_PER_CLASS {
+            MIN_PER_CLASS
+        } else {
+            by_bytes
+        };
+        class += 1;
+    }
+    table
+};
+
+/// The class that serves an allocation of `size` bytes
+/// (`1..=MAX_CACHED_REQUEST`): the smallest whose blocks hold `size` bytes.
 #[inline]
-pub(crate) fn class_of(size: usize) -> usize {
-    chunk_size_for(size) / MALLOC_ALIGNMENT
+pub(crate) fn class_for_request(size: usize) -> usize {
+    if size <= EXACT_MAX_REQUEST {
+        return exact_class(size);
+    }
+    // The doubling (2^doubling, 2^(doubling+1)] holding `size`, and the step
+    // within it that rounds `size` up.
+    let below = size - 1;
+    let doubling = usize::BITS - 1 - below.leading_zeros();
+    let step = (below >> (doubling - 2)) & (STEPS_PER_DOUBLING - 1);
+    EXACT_CLASSES + (doubling - FIRST_DOUBLING) as usize * STEPS_PER_DOUBLING + step
 }
 
-/// The largest request of `class`: a block for it has exactly the class's
-/// chunk size when carved from free memory.
+/// The exact class of a request of `size` bytes (`1..=EXACT_MAX_REQUEST`):
+/// the chunk size it needs in alignment units, before the minimum.
+#[inline]
+const fn exact_class(size: usize) -> usize {
+    (size + CHUNK_OVERHEAD + MALLOC_ALIGNMENT - 1) / MALLOC_ALIGNMENT
+}
+
+/// The class a freed block joins: for a request of `size` bytes up to
+/// [`EXACT_MAX_REQUEST`], the request's own class (every such block has at
+/// least its class's chunk); above, the largest class whose request fits in
+/// the block's real usable size, read from its chunk header, since the block
+/// may have come from the heap directly at its exact size. `None` for a
+/// block the cache must not keep (one with a mapping of its own).
+///
+/// # Safety
+///
+/// `block` is a live block of the global heap allocated (or last
+/// reallocated) with a request of `size` bytes.
+#[inline]
+pub(crate) unsafe fn class_for_free(block: *mut u8, size: usize) -> Option<usize> {
+    if size <= EXACT_MAX_REQUEST {
+        return Some(class_for_request(size));
+    }
+    // SAFETY: a live block of the core's global heap (contract).
+    let usable = unsafe { dlmalloc_sys::usable_size_unmapped(block.cast()) }?;
+    Some(class_held_by(usable))
+}
+
+/// The largest class whose request fits in `usable` bytes, for a block that
+/// holds more than [`EXACT_MAX_REQUEST`] bytes.
+#[inline]
+fn class_held_by(usable: usize) -> usize {
+    if usable >= MAX_CACHED_REQUEST {
+        return CLASSES - 1;
+    }
+    let doubling = usize::BITS - 1 - usable.leading_zeros();
+    let step = (usable >> (doubling - 2)) & (STEPS_PER_DOUBLING - 1);
+    // The step below the one `usable` reaches; step 0 of a doubling is the
+    // last step of the one before, and below the first stepped class the
+    // largest exact class (whose request `usable` exceeds, since chunk
+    // sizes are multiples of the alignment).
+    let stepped = (doubling - FIRST_DOUBLING) as usize * STEPS_PER_DOUBLING + step;
+    EXACT_CLASSES + stepped - 1
+}
+
+/// The largest request of `class`: a block for it has the class's chunk
+/// size when carved from free memory.
 #[inline]
 pub(crate) fn class_request(class: usize) -> usize {
-    class * MALLOC_ALIGNMENT - CHUNK_OVERHEAD
+    CLASS_REQUEST[class]
+}
+
+/// Bytes a block of `class` counts against the thread's bound.
+const fn class_bytes(class: usize) -> usize {
+    chunk_size_for(CLASS_REQUEST[class])
+}
+
+/// Most blocks `class` keeps.
+pub(crate) const fn class_limit(class: usize) -> usize {
+    CLASS_LIMIT[class]
 }
 
 /// Why a cached block cannot be trusted; the caller aborts with it.
@@ -60,17 +190,91 @@ pub(crate) enum Corruption {
     BrokenLink,
 }
 
-/// The head of one class's list.
+/// One class: the head of its list, and its bounds next to it, so the fast
+/// paths read everything about a class from one place.
 #[derive(Clone, Copy)]
 struct Class {
     head: *mut u8,
     count: usize,
+    /// Most blocks kept: [`class_limit`].
+    limit: usize,
+    /// What a block counts against the thread's bound: [`class_bytes`].
+    bytes: usize,
 }
+
+impl Class {
+    /// Whether `block` is in this class's list (walks at most
+    /// [`MAX_PER_CLASS`] links; only when the tag says it may be).
+    fn contains(&self, block: *mut u8, secret: usize) -> bool {
+        let mut at = self.head;
+        for _ in 0..self.count {
+            if at == block {
+                return true;
+            }
+            // SAFETY: `at` is a cached block of this list.
+            at = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
+        }
+        false
+    }
+
+    /// Detaches the older half of a full class; returns its first block
+    /// (the detached blocks stay linked, the last link is null) and the
+    /// bytes they counted.
+    ///
+    /// # Safety
+    ///
+    /// The list holds only cached blocks.
+    #[cold]
+    unsafe fn split_off_older_half(&mut self, secret: usize) -> (*mut u8, usize) {
+        let keep = self.limit / 2;
+        let mut last_kept = self.head;
+        for _ in 1..keep {
+            // SAFETY: `last_kept` is a cached block of this list.
+            last_kept = unmask(
+                unsafe { last_kept.cast::<usize>().read() },
+                last_kept,
+                secret,
+            );
+        }
+        // SAFETY: as above; `last_kept` now ends the kept list.
+        let evicted = unsafe {
+            let first = unmask(last_kept.cast::<usize>().read(), last_kept, secret);
+            last_kept
+                .cast::<usize>()
+                .write(mask(ptr::null_mut(), last_kept, secret));
+            first
+        };
+        let bytes = (self.count - keep) * self.bytes;
+        self.count = keep;
+        (evicted, bytes)
+    }
+}
+
+/// Every class, empty.
+const EMPTY_CLASSES: [Class; CLASSES] = {
+    let mut table = [Class {
+        head: ptr::null_mut(),
+        count: 0,
+        limit: 0,
+        bytes: 0,
+    }; CLASSES];
+    let mut class = 0;
+    while class < CLASSES {
+        table[class].limit = class_limit(class);
+        table[class].bytes = class_bytes(class);
+        class += 1;
+    }
+    table
+};
 
 /// A thread's cached blocks, by class. Only the owning thread touches it,
 /// except a flusher that has stopped the owner (see the registry).
 pub(crate) struct Bins {
     classes: [Class; CLASSES],
+    /// The per-process secret that masks links (`thread_cache::secret`),
+    /// copied here when the cache is set up so the fast paths need not
+    /// load and check the shared one.
+    secret: usize,
     cached_bytes: usize,
     /// Frees since this thread last allocated through the cache.
     frees_in_a_row: usize,
@@ -93,13 +297,16 @@ pub(crate) enum Pushed {
 }
 
 impl Bins {
+    /// Sets the secret that masks this cache's links; before the first use.
+    pub(crate) fn set_secret(&mut self, secret: usize) {
+        self.secret = secret;
+    }
+
     /// Empty bins.
     pub(crate) const fn new() -> Bins {
         Bins {
-            classes: [Class {
-                head: ptr::null_mut(),
-                count: 0,
-            }; CLASSES],
+            classes: EMPTY_CLASSES,
+            secret: 0,
             cached_bytes: 0,
             frees_in_a_row: 0,
         }
@@ -113,11 +320,8 @@ impl Bins {
     /// that nobody else uses (true of blocks pushed by [`push`](Bins::push)
     /// under its contract).
     #[inline]
-    pub(crate) unsafe fn pop(
-        &mut self,
-        class: usize,
-        secret: usize,
-    ) -> Result<*mut u8, Corruption> {
+    pub(crate) unsafe fn pop(&mut self, class: usize) -> Result<*mut u8, Corruption> {
+        let secret = self.secret;
         self.frees_in_a_row = 0;
         let entry = &mut self.classes[class];
         let block = entry.head;
@@ -136,7 +340,7 @@ impl Bins {
         unsafe { tag.write(0) };
         entry.head = next;
         entry.count -= 1;
-        self.cached_bytes -= class * MALLOC_ALIGNMENT;
+        self.cached_bytes -= entry.bytes;
         Ok(block)
     }
 
@@ -151,12 +355,8 @@ impl Bins {
     /// double free), and every block already in the bins is as
     /// [`pop`](Bins::pop) requires.
     #[inline]
-    pub(crate) unsafe fn push(
-        &mut self,
-        block: *mut u8,
-        class: usize,
-        secret: usize,
-    ) -> Result<Pushed, Corruption> {
+    pub(crate) unsafe fn push(&mut self, block: *mut u8, class: usize) -> Result<Pushed, Corruption> {
+        let secret = self.secret;
         self.frees_in_a_row += 1;
         if self.frees_in_a_row >= FREES_BEFORE_DRAINING {
             return Ok(if self.frees_in_a_row == FREES_BEFORE_DRAINING {
@@ -165,23 +365,24 @@ impl Bins {
                 Pushed::Refused
             });
         }
-        let bytes = class * MALLOC_ALIGNMENT;
-        if self.cached_bytes + bytes > MAX_CACHED_BYTES {
+        let entry = &mut self.classes[class];
+        if self.cached_bytes + entry.bytes > MAX_CACHED_BYTES {
             return Ok(Pushed::Refused);
         }
         let tag_value = tag(secret);
         // SAFETY: `block` is live and at least two words long (contract).
         let tag_slot = unsafe { block.cast::<usize>().add(1) };
         // SAFETY: as above.
-        if unsafe { tag_slot.read() } == tag_value && self.contains(class, block, secret) {
+        if unsafe { tag_slot.read() } == tag_value && entry.contains(block, secret) {
             return Err(Corruption::DoubleFree);
         }
         let mut pushed = Pushed::Cached;
-        if self.classes[class].count == MAX_PER_CLASS {
+        if entry.count == entry.limit {
             // SAFETY: the bins hold only cached blocks (contract).
-            pushed = Pushed::CachedEvicting(unsafe { self.split_off_older_half(class, secret) });
+            let evicted = unsafe { entry.split_off_older_half(secret) };
+            self.cached_bytes -= evicted.1;
+            pushed = Pushed::CachedEvicting(evicted.0);
         }
-        let entry = &mut self.classes[class];
         // SAFETY: the caller gave the block up; its first two words now hold
         // the masked link and the cached tag.
         unsafe {
@@ -190,7 +391,7 @@ impl Bins {
         }
         entry.head = block;
         entry.count += 1;
-        self.cached_bytes += bytes;
+        self.cached_bytes += entry.bytes;
         Ok(pushed)
     }
 
@@ -203,18 +404,14 @@ impl Bins {
     ///
     /// `blocks` are live blocks of the class, fresh from the heap and
     /// handed to no one else.
-    pub(crate) unsafe fn adopt_fresh(
-        &mut self,
-        blocks: &[*mut u8],
-        class: usize,
-        secret: usize,
-    ) -> usize {
-        let bytes = class * MALLOC_ALIGNMENT;
+    pub(crate) unsafe fn adopt_fresh(&mut self, blocks: &[*mut u8], class: usize) -> usize {
+        let secret = self.secret;
+        let Class { limit, bytes, .. } = self.classes[class];
         let tag_value = tag(secret);
         let mut taken = 0;
         for &block in blocks {
             let entry = &mut self.classes[class];
-            if entry.count == MAX_PER_CLASS || self.cached_bytes + bytes > MAX_CACHED_BYTES {
+            if entry.count == limit || self.cached_bytes + bytes > MAX_CACHED_BYTES {
                 break;
             }
             // SAFETY: a fresh block of at least two words (contract).
@@ -228,52 +425,6 @@ impl Bins {
             taken += 1;
         }
         taken
-    }
-
-    /// Whether `block` is in `class`'s list (walks at most
-    /// [`MAX_PER_CLASS`] links; only when the tag says it may be).
-    fn contains(&self, class: usize, block: *mut u8, secret: usize) -> bool {
-        let mut at = self.classes[class].head;
-        for _ in 0..self.classes[class].count {
-            if at == block {
-                return true;
-            }
-            // SAFETY: `at` is a cached block of this list.
-            at = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
-        }
-        false
-    }
-
-    /// Detaches the older half of a full `class` and returns its first
-    /// block; the detached blocks stay linked (the last link is null).
-    ///
-    /// # Safety
-    ///
-    /// The bins hold only cached blocks.
-    #[cold]
-    unsafe fn split_off_older_half(&mut self, class: usize, secret: usize) -> *mut u8 {
-        let keep = MAX_PER_CLASS / 2;
-        let entry = &mut self.classes[class];
-        let mut last_kept = entry.head;
-        for _ in 1..keep {
-            // SAFETY: `last_kept` is a cached block of this list.
-            last_kept = unmask(
-                unsafe { last_kept.cast::<usize>().read() },
-                last_kept,
-                secret,
-            );
-        }
-        // SAFETY: as above; `last_kept` now ends the kept list.
-        let evicted = unsafe {
-            let first = unmask(last_kept.cast::<usize>().read(), last_kept, secret);
-            last_kept
-                .cast::<usize>()
-                .write(mask(ptr::null_mut(), last_kept, secret));
-            first
-        };
-        self.cached_bytes -= (entry.count - keep) * class * MALLOC_ALIGNMENT;
-        entry.count = keep;
-        evicted
     }
 
     /// Walks a list of blocks that left the cache (from
@@ -319,10 +470,8 @@ impl Bins {
         let mut lists = [ptr::null_mut(); CLASSES];
         for (list, entry) in lists.iter_mut().zip(self.classes.iter_mut()) {
             *list = entry.head;
-            *entry = Class {
-                head: ptr::null_mut(),
-                count: 0,
-            };
+            entry.head = ptr::null_mut();
+            entry.count = 0;
         }
         self.cached_bytes = 0;
         lists
@@ -347,4 +496,91 @@ fn unmask(link: usize, at: *mut u8, secret: usize) -> *mut u8 {
 #[inline]
 fn tag(secret: usize) -> usize {
     secret.rotate_left(17) ^ 0x5a5a_5a5a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_request_fits_its_class() {
+        for request in 1..=MAX_CACHED_REQUEST {
+            let class = class_for_request(request);
+            assert!(class < CLASSES, "request {request}: class {class}");
+            assert!(
+                class_request(class) >= request,
+                "request {request} does not fit class {class} ({} bytes)",
+                class_request(class)
+            );
+            if request <= EXACT_MAX_REQUEST {
+                assert_eq!(class_bytes(class), chunk_size_for(request), "request {request}");
+            } else {
+                // Stepped classes round up by less than a quarter.
+                assert!(
+                    class_request(class) * STEPS_PER_DOUBLING
+                        < request * (STEPS_PER_DOUBLING + 1),
+                    "request {request} wastes a quarter or more in class {class}"
+                );
+                assert!(
+                    class_request(class - 1) < request,
+                    "request {request} rounded past a class that fits"
+                );
+            }
+        }
+        assert_eq!(class_request(CLASSES - 1), MAX_CACHED_REQUEST);
+    }
+
+    #[test]
+    fn size_class_waste() {
+        // Bytes of rounding over every request above the exact classes, as
+        // a share of the bytes requested: what uniformly spread sizes waste.
+        let (mut requested, mut wasted) = (0u64, 0u64);
+        for request in EXACT_MAX_REQUEST + 1..=MAX_CACHED_REQUEST {
+            let class = class_for_request(request);
+            requested += request as u64;
+            wasted += (class_request(class) - request) as u64;
+        }
+        let share = wasted as f64 / requested as f64;
+        assert!(share < 0.10, "stepped classes waste {:.1}% on average", share * 100.0);
+    }
+
+    #[test]
+    fn freed_blocks_join_a_class_they_hold() {
+        // Usable sizes of unmapped chunks above the exact classes: chunk
+        // sizes are multiples of the alignment, minus the header.
+        let first = chunk_size_for(EXACT_MAX_REQUEST + 1);
+        for chunk in (first..=2 * MAX_CACHED_REQUEST).step_by(MALLOC_ALIGNMENT) {
+            let usable = chunk - CHUNK_OVERHEAD;
+            let class = class_held_by(usable);
+            assert!(class_request(class) <= usable, "usable {usable}: class {class}");
+            if class + 1 < CLASSES {
+                assert!(
+                    class_request(class + 1) > usable,
+                    "usable {usable} also holds class {}",
+                    class + 1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn class_limits_bound_bytes() {
+        for class in 0..CLASSES {
+            if class_request(class) == 0 {
+                continue;
+            }
+            let limit = class_limit(class);
+            assert!(
+                (MIN_PER_CLASS..=MAX_PER_CLASS).contains(&limit),
+                "class {class}: limit {limit}"
+            );
+            assert!(
+                limit == MIN_PER_CLASS
+                    || limit == MAX_PER_CLASS
+                    || limit * class_bytes(class) <= CLASS_BYTES_BOUND,
+                "class {class} keeps {limit} blocks of {} bytes",
+                class_bytes(class)
+            );
+        }
+    }
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Instructions per allocate/free pair, counted by callgrind (repeatable run
+# to run, unlike time on a shared machine), for this allocator's DLMalloc
+# and the hosted peers, all through the same harness
+# (bench/runner/src/bin/pair_instructions.rs).
+# Each count is (instructions of 2N pairs - instructions of N pairs) / N, so
+# process start-up and the allocators' set-up cancel out.
+# Usage: scripts/instructions.sh [SIZE...]   (default: 16 64 1024 4096)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v valgrind >/dev/null 2>&1 || {
+    echo "instructions: valgrind missing (apt-get install valgrind)" >&2
+    exit 1
+}
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(16 64 1024 4096)
+rounds=20000
+
+cargo build --release --quiet --manifest-path bench/Cargo.toml -p bench-runner --bin pair_instructions
+binary=bench/target/release/pair_instructions
+
+# count ALLOCATOR SIZE ROUNDS: instructions of one whole run.
+count() {
+    local out
+    out=$(mktemp)
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" "$1" "$2" "$3" >/dev/null 2>&1
+    awk '/^summary:/ { print $2 }' "$out"
+    rm -f "$out"
+}
+
+printf '| pair of | %s |\n' "ours | glibc | mimalloc | jemalloc"
+printf '|---|---:|---:|---:|---:|\n'
+for size in "${sizes[@]}"; do
+    row="| $size B |"
+    for allocator in ours glibc mimalloc jemalloc; do
+        once=$(count "$allocator" "$size" "$rounds")
+        twice=$(count "$allocator" "$size" $((2 * rounds)))
+        row+=" $(( (twice - once) / rounds )) |"
+    done
+    echo "$row"
+done
