@@ -60,6 +60,11 @@ void *dlvalloc(size_t bytes);  /* page aligned */
 void *dlpvalloc(size_t bytes); /* page aligned, size rounded up to pages */
 /* Returns 1 if the parameter was set, 0 if the value was refused. */
 int dlmallopt(int param, int value);
+/* Sets the allocator up now (page size, parameters, the global heap and its
+ * lock, which is when a platform installs its fork handlers) instead of on
+ * the first call. Idempotent and thread-safe; for wrappers whose own set-up
+ * must come after the core's. */
+void dlmalloc_init(void);
 /* Gives unused top and wholly free segments back; returns 1 if it did. */
 int dlmalloc_trim(size_t pad);
 size_t dlmalloc_usable_size(const void *mem);

@@ -8,6 +8,7 @@ static inline dl_state *gm(void) {
     return &dl_gm;
 }
 
+DL_API void dlmalloc_init(void) { dl_ensure_initialized(); }
 DL_API void *dlmalloc(size_t bytes) { return dl_op_malloc(gm(), bytes); }
 DL_API void dlfree(void *mem) {
     if (mem != 0) dl_op_free(gm(), mem);

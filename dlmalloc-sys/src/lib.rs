@@ -53,7 +53,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_char, c_int, c_uint, c_void};
 
 /// `dlmallopt` parameter: free top space kept before the heap is trimmed.
 pub const M_TRIM_THRESHOLD: c_int = -1;
@@ -163,6 +163,12 @@ pub type CheckReport =
     unsafe extern "C" fn(what: *const c_char, at: *const c_void, arg: *mut c_void);
 
 unsafe extern "C" {
+    /// The platform's abort hook (see `csrc/dl_hooks.h`), which the core
+    /// calls on detected misuse. Declared here so that Rust wrappers report
+    /// misuse they detect themselves (the thread cache's double free, say)
+    /// exactly as the core does. Never returns.
+    pub fn custom_abort(msg: *const c_char, file: *const c_char, line: c_uint) -> !;
+
     /// Allocates `bytes` bytes aligned to [`MALLOC_ALIGNMENT`]; null on failure.
     pub fn dlmalloc(bytes: usize) -> *mut c_void;
     /// Frees a block from this heap; null is ignored. Detected misuse
@@ -188,6 +194,11 @@ unsafe extern "C" {
     /// Sets [`M_TRIM_THRESHOLD`], [`M_GRANULARITY`] or [`M_MMAP_THRESHOLD`]
     /// (-1 means the maximum). Returns 1 if set, 0 if refused.
     pub fn dlmallopt(param: c_int, value: c_int) -> c_int;
+    /// Sets the allocator up now (page size, parameters, the global heap and
+    /// its lock, which is when a platform installs its fork handlers)
+    /// instead of on the first call. Idempotent and thread-safe; for
+    /// wrappers whose own set-up must come after the core's.
+    pub fn dlmalloc_init();
     /// Returns unused memory to the system, keeping `pad` bytes of top.
     /// Returns 1 if anything was released.
     pub fn dlmalloc_trim(pad: usize) -> c_int;

@@ -6,7 +6,6 @@ use core::alloc::{GlobalAlloc, Layout};
 use crate::check::HeapCheckError;
 use crate::heap::{GlobalHeap, RawHeap};
 use crate::stats::Stats;
-#[cfg(all(feature = "thread-cache", target_os = "linux"))]
 use crate::thread_cache;
 
 /// The C core's global heap as a Rust allocator.
@@ -61,7 +60,6 @@ pub struct DLMalloc;
 unsafe impl GlobalAlloc for DLMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         if thread_cache::serves(layout.size(), layout.align()) {
             let cached = thread_cache::alloc(layout.size());
             if !cached.is_null() {
@@ -77,7 +75,6 @@ unsafe impl GlobalAlloc for DLMalloc {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         if thread_cache::serves(layout.size(), layout.align()) {
             let cached = thread_cache::alloc(layout.size());
             if !cached.is_null() {
@@ -91,7 +88,6 @@ unsafe impl GlobalAlloc for DLMalloc {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         if thread_cache::serves(layout.size(), layout.align())
             // SAFETY: the caller guarantees `ptr` is a live block of this
             // allocator (the global heap) allocated or reallocated with
@@ -100,8 +96,6 @@ unsafe impl GlobalAlloc for DLMalloc {
         {
             return;
         }
-        #[cfg(not(all(feature = "thread-cache", target_os = "linux")))]
-        let _ = layout;
         // SAFETY: the caller guarantees `ptr` was allocated by this allocator,
         // so by the core's global heap, and is not used again.
         unsafe { GlobalHeap.dealloc(ptr) }
@@ -109,7 +103,6 @@ unsafe impl GlobalAlloc for DLMalloc {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         if thread_cache::serves(layout.size(), layout.align())
             && thread_cache::serves(new_size, layout.align())
             && thread_cache::moves_between(layout.size(), new_size)
@@ -135,7 +128,6 @@ unsafe impl GlobalAlloc for DLMalloc {
         // SAFETY: GlobalAlloc::realloc's contract, which the caller upholds,
         // is realloc_layout's; `ptr` is a block of the global heap.
         let resized = unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) };
-        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         if new_size <= size_of::<usize>() && thread_cache::serves(new_size, layout.align()) {
             // SAFETY: a live block of a size the cache serves; its second word
             // lies past the `new_size` bytes the caller may use.
@@ -293,7 +285,6 @@ impl DLMalloc {
     /// }
     /// ```
     pub fn flush_thread_caches(&self) {
-        #[cfg(all(feature = "thread-cache", target_os = "linux"))]
         thread_cache::flush_all();
     }
 }

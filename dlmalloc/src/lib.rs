@@ -10,7 +10,12 @@ mod heap;
 mod mspace;
 mod mspace_alloc;
 mod stats;
+// The one place that decides whether there is a thread cache: without one,
+// a module with the same interface that serves nothing stands in.
 #[cfg(all(feature = "thread-cache", target_os = "linux"))]
+mod thread_cache;
+#[cfg(not(all(feature = "thread-cache", target_os = "linux")))]
+#[path = "no_thread_cache.rs"]
 mod thread_cache;
 
 #[cfg(all(feature = "thread-cache", target_os = "linux"))]

@@ -383,14 +383,7 @@ fn report(corruption: Corruption) -> ! {
 
 /// Ends the process through the platform's `custom_abort`.
 fn abort(message: &'static core::ffi::CStr) -> ! {
-    unsafe extern "C" {
-        fn custom_abort(
-            msg: *const core::ffi::c_char,
-            file: *const core::ffi::c_char,
-            line: u32,
-        ) -> !;
-    }
     // SAFETY: both strings are NUL-terminated and static; the platform
     // defines the hook, which never returns.
-    unsafe { custom_abort(message.as_ptr(), c"thread_cache.rs".as_ptr(), line!()) }
+    unsafe { dlmalloc_sys::custom_abort(message.as_ptr(), c"thread_cache.rs".as_ptr(), line!()) }
 }

@@ -91,7 +91,10 @@ fn a_block_joins_the_class_it_holds() {
     // A request the block does hold may reuse it.
     // SAFETY: a non-zero size.
     let smaller = unsafe { DLMalloc.alloc(layout(1200)) };
-    assert_eq!(smaller, exact, "the block was not cached in the class it holds");
+    assert_eq!(
+        smaller, exact,
+        "the block was not cached in the class it holds"
+    );
     // SAFETY: both blocks are live, allocated with these layouts.
     unsafe {
         DLMalloc.dealloc(smaller, layout(1200));

@@ -36,8 +36,8 @@ const FIRST_DOUBLING: u32 = 10;
 /// (an exact power of two, as buffers often are, wastes nothing).
 pub(crate) const MAX_CACHED_REQUEST: usize = 32 << 10;
 /// Stepped classes: from `EXACT_MAX_REQUEST` up to `MAX_CACHED_REQUEST`.
-const STEPPED_CLASSES: usize = (MAX_CACHED_REQUEST.trailing_zeros() - FIRST_DOUBLING) as usize
-    * STEPS_PER_DOUBLING;
+const STEPPED_CLASSES: usize =
+    (MAX_CACHED_REQUEST.trailing_zeros() - FIRST_DOUBLING) as usize * STEPS_PER_DOUBLING;
 /// Size classes in all.
 pub(crate) const CLASSES: usize = EXACT_CLASSES + STEPPED_CLASSES;
 /// Most blocks kept per class (small classes; larger ones keep fewer, see
@@ -122,7 +122,7 @@ pub(crate) fn class_for_request(size: usize) -> usize {
 /// the chunk size it needs in alignment units, before the minimum.
 #[inline]
 const fn exact_class(size: usize) -> usize {
-    (size + CHUNK_OVERHEAD + MALLOC_ALIGNMENT - 1) / MALLOC_ALIGNMENT
+    (size + CHUNK_OVERHEAD).div_ceil(MALLOC_ALIGNMENT)
 }
 
 /// The class a freed block joins: for a request of `size` bytes up to
@@ -355,7 +355,11 @@ impl Bins {
     /// double free), and every block already in the bins is as
     /// [`pop`](Bins::pop) requires.
     #[inline]
-    pub(crate) unsafe fn push(&mut self, block: *mut u8, class: usize) -> Result<Pushed, Corruption> {
+    pub(crate) unsafe fn push(
+        &mut self,
+        block: *mut u8,
+        class: usize,
+    ) -> Result<Pushed, Corruption> {
         let secret = self.secret;
         self.frees_in_a_row += 1;
         if self.frees_in_a_row >= FREES_BEFORE_DRAINING {
@@ -513,12 +517,15 @@ mod tests {
                 class_request(class)
             );
             if request <= EXACT_MAX_REQUEST {
-                assert_eq!(class_bytes(class), chunk_size_for(request), "request {request}");
+                assert_eq!(
+                    class_bytes(class),
+                    chunk_size_for(request),
+                    "request {request}"
+                );
             } else {
                 // Stepped classes round up by less than a quarter.
                 assert!(
-                    class_request(class) * STEPS_PER_DOUBLING
-                        < request * (STEPS_PER_DOUBLING + 1),
+                    class_request(class) * STEPS_PER_DOUBLING < request * (STEPS_PER_DOUBLING + 1),
                     "request {request} wastes a quarter or more in class {class}"
                 );
                 assert!(
@@ -541,7 +548,11 @@ mod tests {
             wasted += (class_request(class) - request) as u64;
         }
         let share = wasted as f64 / requested as f64;
-        assert!(share < 0.10, "stepped classes waste {:.1}% on average", share * 100.0);
+        assert!(
+            share < 0.10,
+            "stepped classes waste {:.1}% on average",
+            share * 100.0
+        );
     }
 
     #[test]
@@ -552,7 +563,10 @@ mod tests {
         for chunk in (first..=2 * MAX_CACHED_REQUEST).step_by(MALLOC_ALIGNMENT) {
             let usable = chunk - CHUNK_OVERHEAD;
             let class = class_held_by(usable);
-            assert!(class_request(class) <= usable, "usable {usable}: class {class}");
+            assert!(
+                class_request(class) <= usable,
+                "usable {usable}: class {class}"
+            );
             if class + 1 < CLASSES {
                 assert!(
                     class_request(class + 1) > usable,

@@ -109,8 +109,8 @@ fn barrier_on_all_threads() {
 /// heap locks are taken and empty dead threads' caches after the child has
 /// its locks back.
 fn register_fork_handlers() -> bool {
-    // SAFETY: reads a counter; its real purpose is the core's first-use set-up.
-    let _ = unsafe { dlmalloc_sys::dlmalloc_footprint() };
+    // SAFETY: sets the core up; callable at any time from any thread.
+    unsafe { dlmalloc_sys::dlmalloc_init() };
     // SAFETY: the three handlers are `extern "C"` functions without
     // arguments that only touch the registry and the caches.
     unsafe {
