@@ -348,9 +348,9 @@ impl Bins {
     ///
     /// # Safety
     ///
-    /// `block` is a live in-use block of the class (allocated with a request
-    /// of that class or larger, below [`MAX_CACHED_REQUEST`]) that the caller
-    /// gives up, whose second word holds a defined value (the program's, or
+    /// `block` is a live in-use block of the global heap that holds at least
+    /// the class's request (as [`class_for_free`] makes sure) and that the
+    /// caller gives up, whose second word holds a defined value (the program's, or
     /// the one `thread_cache::prepare` wrote: it is read to recognise a
     /// double free), and every block already in the bins is as
     /// [`pop`](Bins::pop) requires.
