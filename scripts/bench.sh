@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the allocator benchmark: builds bench/ (its own workspace) in release
 # and measures this project's allocators against the peers, then writes
-# bench/results/results.{md,csv,svg}.
+# bench/results/results.{md,csv,svg}; then runs the real programs with each
+# allocator as the global one and writes bench/results/programs.{md,csv}.
 #
-#   scripts/bench.sh           full run (about 5-8 minutes on 2 cores, build included)
+#   scripts/bench.sh           full run (about 7-10 minutes on 2 cores, build included)
 #   scripts/bench.sh --quick   CI: every workload once with small counts;
 #                              checks that each ran and verified its blocks,
 #                              judges no time; writes to bench/target/quick-results
@@ -28,7 +29,7 @@ esac
 export CARGO_TARGET_DIR="$bench/target"
 start=$(date +%s)
 cargo build --release --manifest-path "$bench/Cargo.toml" \
-    -p bench-runner -p bench-runner-portable
+    -p bench-runner -p bench-runner-portable -p bench-programs
 built=$(date +%s)
 echo "bench: built in $((built - start)) s"
 
@@ -38,6 +39,7 @@ mkdir -p "$raw" "$out"
 rm -f "$raw"/*.csv
 "$CARGO_TARGET_DIR/release/bench-runner" run "${quick[@]}" --out "$raw/main.csv"
 "$CARGO_TARGET_DIR/release/bench-runner-portable" run "${quick[@]}" --out "$raw/portable.csv"
+"$CARGO_TARGET_DIR/release/bench-programs" "${quick[@]}" --out "$out"
 end=$(date +%s)
 echo "bench: measured in $((end - built)) s, total $((end - start)) s; results in $out"
 # Last, so its "N passed, 0 failed" line closes the output.

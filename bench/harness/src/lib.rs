@@ -8,6 +8,7 @@
 //! plentiful, or a workload does not run.
 
 pub mod arena;
+pub mod provenance;
 pub mod report;
 pub mod rng;
 pub mod rss;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::provenance;
 use crate::rss;
 use crate::svg;
 use crate::workloads::{self, Scale};
@@ -227,17 +228,6 @@ fn check_complete(rows: &[Raw]) -> Result<(), String> {
     Ok(())
 }
 
-/// The first line of a command's output, or "unknown".
-fn command_line(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().next().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The versions of the peer crates, from the bench workspace's lock file.
 fn peer_versions() -> String {
     const PEERS: &[&str] = &[
@@ -253,66 +243,7 @@ fn peer_versions() -> String {
         "tikv-jemallocator",
         "tikv-jemalloc-sys",
     ];
-    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
-        .unwrap_or_default();
-    let mut found = Vec::new();
-    let mut name = "";
-    for line in lock.lines() {
-        if let Some(n) = line.strip_prefix("name = ") {
-            name = n.trim_matches('"');
-        } else if let Some(v) = line.strip_prefix("version = ") {
-            if PEERS.contains(&name) && !line.contains("source") {
-                let v = v.trim_matches('"');
-                // Our own crate is also named dlmalloc; only the registry
-                // one is a peer.
-                if !(name == "dlmalloc" && v.starts_with("0.1.")) {
-                    found.push(format!("{name} {}", v.split('+').next().unwrap_or(v)));
-                }
-            }
-        }
-    }
-    found.join(", ")
-}
-
-/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
-fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// The machine, from /proc.
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    format!(
-        "{cores}-core VM, {cpu}; load average at report time {}",
-        load.join(" ")
-    )
+    provenance::locked_versions(PEERS)
 }
 
 fn fmt_ratio(r: Option<f64>) -> String {
@@ -388,24 +319,7 @@ fn markdown(r: &Results, scale: Scale) -> String {
         )
         .unwrap();
     }
-    writeln!(o, "- Machine: {}", machine()).unwrap();
-    writeln!(o, "- Date: {} (UTC)", today()).unwrap();
-    writeln!(o, "- Compiler: {}", command_line("rustc", &["--version"])).unwrap();
-    writeln!(
-        o,
-        "- Source: commit {} of this repository",
-        command_line(
-            "git",
-            &[
-                "-C",
-                env!("CARGO_MANIFEST_DIR"),
-                "describe",
-                "--always",
-                "--dirty"
-            ]
-        )
-    )
-    .unwrap();
+    o.push_str(&provenance::lines());
     writeln!(o, "- Peers: {}", peer_versions()).unwrap();
     writeln!(
         o,
