@@ -12,14 +12,14 @@
 //! bypasses the cache, which is harmless: a cached block is, for the core,
 //! an in-use chunk, so blocks may be freed through either path.
 //!
-//! Size classes: one per chunk size up to 1 KiB requests, then four per
-//! doubling up to 32 KiB (rounding wastes under 25% of a request, about
-//! 12% on average); see [`bins`].
+//! Size classes: one per chunk size up to 1 KiB requests, then eight per
+//! doubling up to 32 KiB (rounding wastes under 12.5% of a request, about
+//! 4% on average); see [`bins`].
 //!
 //! Bounds: at most [`MAX_PER_CLASS`](bins::MAX_PER_CLASS) blocks per size
 //! class (fewer for large classes: 128 KiB per class) and 512 KiB per
 //! thread; a miss refills its class with up to 8 blocks in one locked call, a full class gives its older half back in one locked
-//! bulk free, and a thread that only frees (4096 in a row) gives its cache
+//! bulk free, and a thread that only frees (4096 small blocks in a row, fewer large ones) gives its cache
 //! back and bypasses it until it allocates again. A thread's cache goes back to the heap when the
 //! thread exits, and every cache does before [`DLMalloc`](crate::DLMalloc)
 //! computes statistics, trims or checks the heap (see [`registry`]).

@@ -13,29 +13,58 @@ use dlmalloc_test_support::Rng;
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
 
-const LIVE: usize = 50_000;
+/// A workload: how many blocks stay live, their sizes, and how many random
+/// replacements churn them before everything is freed.
+struct Workload {
+    live: usize,
+    smallest: usize,
+    largest: usize,
+    replacements: usize,
+}
+
+/// Small blocks, which the thread cache keeps by the thousand.
+const SMALL: Workload = Workload {
+    live: 50_000,
+    smallest: 16,
+    largest: 1000,
+    replacements: 200_000,
+};
+
+/// Blocks of 1 to 32 KiB, which the thread cache keeps too: a few hundred
+/// cached ones scattered over the heap would pin tens of MiB.
+const LARGE: Workload = Workload {
+    live: 2_000,
+    smallest: 1025,
+    largest: 32 << 10,
+    replacements: 20_000,
+};
 /// What a heap may keep once everything is freed: the free top of its
 /// newest segment up to the trim threshold (2 MiB), in a segment of up to
 /// two 2 MiB granules.
 const KEPT: usize = 4 << 20;
 
-/// Allocates `LIVE` blocks of 16 to 1000 bytes, replaces random ones
-/// 200,000 times, then frees all of them; returns the footprint at its
-/// peak and after the frees, read through `footprint`.
-fn churn_then_free_all(alloc: &dyn GlobalAlloc, footprint: &dyn Fn() -> usize) -> (usize, usize) {
+/// Allocates the workload's live blocks, replaces random ones, then frees
+/// all of them; returns the footprint at its peak and after the frees, read
+/// through `footprint`.
+fn churn_then_free_all(
+    work: &Workload,
+    alloc: &dyn GlobalAlloc,
+    footprint: &dyn Fn() -> usize,
+) -> (usize, usize) {
     let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
-    let layout_of = |r: usize| Layout::from_size_align(16 + r, 8).unwrap();
-    let mut blocks: Vec<(*mut u8, Layout)> = Vec::with_capacity(LIVE);
-    for _ in 0..LIVE {
-        let layout = layout_of(rng.below(985));
+    let spread = work.largest - work.smallest + 1;
+    let layout_of = |r: usize| Layout::from_size_align(work.smallest + r, 8).unwrap();
+    let mut blocks: Vec<(*mut u8, Layout)> = Vec::with_capacity(work.live);
+    for _ in 0..work.live {
+        let layout = layout_of(rng.below(spread));
         // SAFETY: non-zero size.
         let block = unsafe { alloc.alloc(layout) };
         assert!(!block.is_null());
         blocks.push((block, layout));
     }
-    for _ in 0..200_000 {
-        let i = rng.below(LIVE);
-        let layout = layout_of(rng.below(985));
+    for _ in 0..work.replacements {
+        let i = rng.below(work.live);
+        let layout = layout_of(rng.below(spread));
         // SAFETY: each slot holds a live block of this allocator with its layout.
         unsafe {
             alloc.dealloc(blocks[i].0, blocks[i].1);
@@ -60,16 +89,18 @@ fn churn_then_free_all(alloc: &dyn GlobalAlloc, footprint: &dyn Fn() -> usize) -
 /// measures. Here the workloads run on the only thread, one after the
 /// other (the mspace workload keeps its table of blocks in the global heap).
 fn main() {
-    the_global_heap_gives_everything_back();
-    an_mspace_gives_everything_back();
+    for work in [&SMALL, &LARGE] {
+        the_global_heap_gives_everything_back(work);
+        an_mspace_gives_everything_back(work);
+    }
     println!("release_after_free_all: ok");
 }
 
-fn the_global_heap_gives_everything_back() {
+fn the_global_heap_gives_everything_back(work: &Workload) {
     // SAFETY: reads one counter of the global heap (no flush: the point is
     // that the heap gave the memory back by itself).
     let footprint = || unsafe { dlmalloc::raw::dlmalloc_footprint() };
-    let (peak, after) = churn_then_free_all(&DLMalloc, &footprint);
+    let (peak, after) = churn_then_free_all(work, &DLMalloc, &footprint);
     assert!(peak > 20 << 20, "the workload peaked at only {peak} bytes");
     assert!(
         after <= KEPT,
@@ -77,10 +108,10 @@ fn the_global_heap_gives_everything_back() {
     );
 }
 
-fn an_mspace_gives_everything_back() {
+fn an_mspace_gives_everything_back(work: &Workload) {
     let heap = Mspace::new_locked(0);
     let adapter = LockedMspace(&heap);
-    let (peak, after) = churn_then_free_all(&adapter, &|| heap.stats().footprint);
+    let (peak, after) = churn_then_free_all(work, &adapter, &|| heap.stats().footprint);
     assert!(peak > 20 << 20, "the workload peaked at only {peak} bytes");
     assert!(
         after <= KEPT,
