@@ -184,8 +184,14 @@ const fn class_bytes(class: usize) -> usize {
     chunk_size_for(CLASS_REQUEST[class])
 }
 
+/// Whether `class` is one of the exact classes (requests up to 1 KiB).
+#[inline]
+pub(crate) fn is_exact(class: usize) -> bool {
+    class < EXACT_CLASSES
+}
+
 /// Most blocks `class` keeps.
-pub(crate) const fn class_limit(class: usize) -> usize {
+const fn class_limit(class: usize) -> usize {
     CLASS_LIMIT[class]
 }
 
