@@ -23,8 +23,9 @@
 //! class gives its older half back in one locked bulk free, and a thread
 //! that only frees (4096 small blocks in a row, fewer large ones) gives
 //! its cache back and bypasses it until it allocates again. A thread's
-//! cache goes back to the heap when the thread exits, and every cache does before [`DLMalloc`](crate::DLMalloc)
-//! computes statistics, trims or checks the heap (see [`registry`]).
+//! cache goes back to the heap when the thread exits, and every cache does
+//! before [`DLMalloc`](crate::DLMalloc) computes statistics, trims or
+//! checks the heap (see [`registry`]).
 //! Frees from another thread than the allocating one are fine: the block
 //! joins the freeing thread's cache.
 
