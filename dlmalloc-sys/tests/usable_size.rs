@@ -122,3 +122,26 @@ fn usable_size_of_aligned_and_zeroed_blocks() {
     }
     assert_heap_ok("after aligned and zeroed blocks");
 }
+
+/// `usable_size_unmapped` reads the header the way the core does: the same
+/// figure as `dlmalloc_usable_size` for every block in a segment, and
+/// `None` for a block with a mapping of its own.
+#[test]
+fn header_read_matches_the_core() {
+    unsafe { dlmalloc_init() };
+    for size in (1..=40_000).step_by(37) {
+        let p = unsafe { dlmalloc(size) };
+        assert!(!p.is_null());
+        assert_eq!(
+            unsafe { usable_size_unmapped(p) },
+            Some(unsafe { dlmalloc_usable_size(p) }),
+            "dlmalloc({size})"
+        );
+        unsafe { dlfree(p) };
+    }
+    // Far above the mmap threshold: a block with its own mapping.
+    let mapped = unsafe { dlmalloc(4 << 20) };
+    assert!(!mapped.is_null());
+    assert_eq!(unsafe { usable_size_unmapped(mapped) }, None);
+    unsafe { dlfree(mapped) };
+}
