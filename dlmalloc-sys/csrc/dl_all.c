@@ -12,6 +12,7 @@
 #include "check.c"
 #include "registry.c"
 #include "fork.c"
+#include "attached.c"
 #include "entry.c"
 #include "global.c"
 #include "mspace.c"

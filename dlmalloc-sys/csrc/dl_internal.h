@@ -109,13 +109,24 @@ static inline int dl_is_page_aligned(const void *p) {
     return ((size_t)p & (dl_mparams.page_size - 1)) == 0;
 }
 
-/* len bytes of fresh pages, or NULL: both failure values end here. */
-static inline void *dl_map(size_t len) {
-    void *p = custom_mmap(len);
+/* len bytes of fresh pages from the platform or from a heap's own source,
+ * or NULL: both failure values end here. */
+static inline void *dl_map_from(const dl_page_source *source, size_t len) {
+    void *p = source->map != 0 ? source->map(source->context, len) : custom_mmap(len);
     if (p == DL_MMAP_FAILED || p == 0) return 0;
     if (DL_UNLIKELY(!dl_is_page_aligned(p)))
-        DL_CORRUPTION("custom_mmap returned memory that is not page aligned");
+        DL_CORRUPTION("custom_mmap (or an mspace's page source) returned memory that is not "
+                      "page aligned");
     return p;
+}
+static inline void *dl_map(size_t len) {
+    static const dl_page_source platform = {0, 0, 0};
+    return dl_map_from(&platform, len);
+}
+/* 0 if the platform (or the heap's own source) released the range. */
+static inline int dl_unmap_from(const dl_page_source *source, void *base, size_t len) {
+    return source->unmap != 0 ? source->unmap(source->context, base, len)
+                              : custom_munmap(base, len);
 }
 
 /* The platform's page size, or DL_DEFAULT_PAGE_SIZE without the hook. */
@@ -257,6 +268,21 @@ DL_INTERNAL void dl_unregister_mspace(dl_state *m);
 #if DL_FOOTERS
 DL_INTERNAL int dl_is_live_heap(const dl_state *owner);
 #endif
+
+/* ---- attached.c: heaps attached to the dl* API ---------------------------------- */
+
+/* The heap a block given to a dl* routine belongs to: an attached heap if
+ * the block lies in its region, else the global heap. */
+DL_INTERNAL dl_state *dl_heap_of(const void *mem);
+/* How many attached heaps there are room for, and heap i (NULL: none yet). */
+DL_INTERNAL size_t dl_attached_count(void);
+DL_INTERNAL dl_state *dl_attached(size_t i);
+/* The sum of one size_t field (at `offset` in dl_state) over the global
+ * heap and the attached heaps, read without their locks. */
+DL_INTERNAL size_t dl_total_stat(size_t offset);
+/* Whether heap m's growth is bounded by the global limit over the total:
+ * the global heap or an attached heap, once heaps are attached. */
+DL_INTERNAL int dl_under_global_limit(const dl_state *m);
 
 /* ---- entry.c: each public operation once, for any heap -------------------------
  * global.c (the dl* API on the global heap) and mspace.c (the mspace_* API)

@@ -193,6 +193,15 @@ static inline unsigned lowest_bin(dl_binmap map) { return (unsigned)__builtin_ct
 #define USE_LOCK_FLAG 1u
 #define USE_MMAP_FLAG 2u /* large requests may get their own mapping */
 
+/* Where a heap's pages come from: the platform's custom_mmap/custom_munmap
+ * (map == NULL), or the caller's pair (create_mspace_with_source), which
+ * keeps the heap inside memory the caller chose. */
+typedef struct dl_page_source {
+    void *(*map)(void *context, size_t length);
+    int (*unmap)(void *context, void *base, size_t length);
+    void *context;
+} dl_page_source;
+
 typedef struct dl_state {
     dl_binmap smallmap; /* bit i set iff small bin i is not empty */
     dl_binmap treemap;  /* bit i set iff tree bin i is not empty */
@@ -218,6 +227,7 @@ typedef struct dl_state {
     unsigned flags;
     void *mutex;
     dl_segment seg; /* the newest segment (holds top) */
+    dl_page_source source;
     struct dl_state *next_space; /* mspaces: the registry's link (registry.c) */
 } dl_state;
 

@@ -99,6 +99,20 @@ size_t dlbulk_free(void **array, size_t n);
  * size class with it. */
 size_t dlbulk_malloc(size_t bytes, void **array, size_t n);
 
+/* Attaches `count` mspaces to the dl* API: a block at address a with
+ * base <= a < base + (count << shift) belongs to heaps[(a - base) >> shift],
+ * a NULL entry meaning that region has no heap yet (the caller fills the
+ * array as it creates them; it must outlive the process's use of the heap).
+ * dlfree, dlrealloc, dlrealloc_in_place and dlbulk_free then give such a
+ * block to its own heap, and dlmallinfo, dlmalloc_footprint,
+ * dlmalloc_max_footprint (the sum of each heap's peak), dlmalloc_trim,
+ * dlmalloc_check and dlmalloc_inspect_all cover the attached heaps too, and
+ * the global footprint limit bounds them all together (two heaps growing at
+ * the same moment may overshoot it by one growth). One attachment per process:
+ * returns 0, or -1 if the arguments are invalid or heaps are attached
+ * already. The safe crate's per-thread arenas attach themselves so. */
+int dlmalloc_attach_heaps(void *base, size_t count, unsigned shift, void *const *heaps);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* Called once per violation found by a heap check: `what` names the broken
@@ -127,6 +141,20 @@ mspace create_mspace(size_t capacity, int locked);
  * unless its footprint limit (mspace_set_footprint_limit) forbids it.
  * NULL if the region is too small to hold the heap's state. */
 mspace create_mspace_with_base(void *base, size_t capacity, int locked);
+/* Like create_mspace, but every page of the heap (its segments and its large
+ * chunks' own mappings) comes from map(context, length) and goes back
+ * through unmap(context, base, length) instead of the platform's
+ * custom_mmap/custom_munmap, with the same contract (dl_hooks.h): map
+ * returns page-aligned memory or NULL; unmap gets a whole mapping or a
+ * page-aligned tail of one and returns 0 once it released the range (any
+ * other value: the heap keeps using it, so nothing may change in it).
+ * Both run with the heap's lock held and must not call into this heap.
+ * custom_mremap is not used for such a heap. NULL if map or unmap is NULL,
+ * or the first mapping fails. */
+mspace create_mspace_with_source(size_t capacity, int locked,
+                                 void *(*map)(void *context, size_t length),
+                                 int (*unmap)(void *context, void *base, size_t length),
+                                 void *context);
 /* Releases every mapping the heap made (segments and large chunks) and
  * returns the bytes released. The handle and all its blocks die. */
 size_t destroy_mspace(mspace msp);

@@ -4,7 +4,9 @@
  * memory outside itself. create_mspace maps that segment; create_mspace_with_base
  * builds the heap in caller memory, which is never given back to the system
  * (the heap may still grow with new mappings unless its footprint limit
- * forbids it). destroy_mspace releases everything the heap mapped.
+ * forbids it); create_mspace_with_source gets every page of the heap from
+ * the caller's own pair of functions instead of the platform's hooks.
+ * destroy_mspace releases everything the heap mapped.
  */
 #include "dl_internal.h"
 
@@ -42,15 +44,32 @@ static dl_state *ms(void *msp) {
 
 /* ======================= life cycle ======================= */
 
-DL_API void *create_mspace(size_t capacity, int locked) {
+/* A heap in a fresh mapping from `source`, which it keeps using. */
+static dl_state *create_from(size_t capacity, int locked, const dl_page_source *source) {
     dl_ensure_initialized();
     if (capacity >= MAX_REQUEST) return 0;
     size_t wanted = capacity == 0 ? dl_mparams.granularity : capacity + MIN_MSPACE_SIZE;
     size_t size = dl_granularity_align(wanted);
     if (size < wanted) return 0;
-    char *base = (char *)dl_map(size);
+    char *base = (char *)dl_map_from(source, size);
     if (base == 0) return 0;
-    return init_user_state(base, size, 0, locked);
+    dl_state *m = init_user_state(base, size, 0, locked);
+    m->source = *source;
+    return m;
+}
+
+DL_API void *create_mspace(size_t capacity, int locked) {
+    static const dl_page_source platform = {0, 0, 0};
+    return create_from(capacity, locked, &platform);
+}
+
+DL_API void *create_mspace_with_source(size_t capacity, int locked,
+                                       void *(*map)(void *context, size_t length),
+                                       int (*unmap)(void *context, void *base, size_t length),
+                                       void *context) {
+    if (map == 0 || unmap == 0) return 0;
+    dl_page_source source = {map, unmap, context};
+    return create_from(capacity, locked, &source);
 }
 
 DL_API void *create_mspace_with_base(void *base, size_t capacity, int locked) {
@@ -71,17 +90,19 @@ DL_API size_t destroy_mspace(void *msp) {
     for (dl_mapping *map = m->mappings.next; map != &m->mappings;) {
         dl_mapping *next = map->next;
         size_t size = map->size;
-        if (custom_munmap(map, size) == 0) freed += size;
+        if (dl_unmap_from(&m->source, map, size) == 0) freed += size;
         map = next;
     }
-    /* Newest first: the state (in the oldest segment) is read to the end. */
+    /* Newest first: the state (in the oldest segment) is read to the end;
+     * the source is copied out, since its last call unmaps the state. */
+    dl_page_source source = m->source;
     dl_segment *sp = &m->seg;
     while (sp != 0) {
         char *seg_base = sp->base;
         size_t size = sp->size;
         size_t flags = sp->flags;
         sp = sp->next;
-        if (!(flags & SEG_EXTERN) && custom_munmap(seg_base, size) == 0) freed += size;
+        if (!(flags & SEG_EXTERN) && dl_unmap_from(&source, seg_base, size) == 0) freed += size;
     }
     return freed;
 }

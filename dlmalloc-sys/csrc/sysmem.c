@@ -14,8 +14,15 @@
 /* ======================= accounting ======================= */
 
 DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more) {
-    size_t fp = m->footprint + more;
-    return fp > m->footprint && fp <= m->footprint_limit;
+    size_t held = m->footprint;
+    size_t limit = m->footprint_limit;
+    if (dl_under_global_limit(m)) {
+        /* The global heap and its attached heaps share the global limit. */
+        held = dl_total_stat(offsetof(dl_state, footprint));
+        limit = dl_read_stat(&dl_gm.footprint_limit);
+    }
+    size_t fp = held + more;
+    return fp > held && fp <= limit;
 }
 
 /* Counts `more` new bytes of system memory, now starting at base. */
@@ -27,7 +34,7 @@ static void note_growth(dl_state *m, char *base, size_t more) {
 
 static void *map_pages(dl_state *m, size_t size) {
     if (!dl_footprint_allows(m, size)) return 0;
-    void *base = dl_map(size);
+    void *base = dl_map_from(&m->source, size);
     if (base == 0) return 0;
     note_growth(m, (char *)base, size);
     return base;
@@ -36,7 +43,7 @@ static void *map_pages(dl_state *m, size_t size) {
 /* Returns 1 if the platform released the range; on failure the caller keeps
  * using it. */
 static int unmap_pages(dl_state *m, void *base, size_t size) {
-    if (custom_munmap(base, size) != 0) return 0;
+    if (dl_unmap_from(&m->source, base, size) != 0) return 0;
     m->footprint -= size;
     return 1;
 }
@@ -195,7 +202,8 @@ DL_INTERNAL void dl_unmap_chunk(dl_state *m, dl_chunk *p) {
  * stay right and only the neighbours' links to it change. Returns the chunk,
  * or NULL with the old mapping untouched. */
 static dl_chunk *grow_mapping(dl_state *m, dl_chunk *p, size_t nb, int can_move) {
-    if (!dl_can_remap()) return 0;
+    /* custom_mremap knows only the platform's mappings. */
+    if (!dl_can_remap() || m->source.map != 0) return 0;
     dl_mapping *map = mapping_of(p);
     size_t offset = p->prev_foot;
     size_t oldmapsize = map->size;

@@ -168,6 +168,11 @@ unsafe extern "C" {
     /// misuse they detect themselves (the thread cache's double free, say)
     /// exactly as the core does. Never returns.
     pub fn custom_abort(msg: *const c_char, file: *const c_char, line: c_uint) -> !;
+    /// The platform's `custom_mmap` hook: `len` bytes of fresh page-aligned
+    /// memory, or `usize::MAX as *mut c_void` (`MAP_FAILED`) or null on
+    /// failure. Declared for code that takes pages for its own heaps (the
+    /// safe crate's arenas reserve their address space through it).
+    pub fn custom_mmap(len: usize) -> *mut c_void;
 
     /// Allocates `bytes` bytes aligned to [`MALLOC_ALIGNMENT`]; null on failure.
     pub fn dlmalloc(bytes: usize) -> *mut c_void;
@@ -244,6 +249,26 @@ unsafe extern "C" {
     /// Verifies every invariant of the global heap; returns the number of
     /// violations and calls `report` for each (with the heap lock held).
     pub fn dlmalloc_check(report: Option<CheckReport>, arg: *mut c_void) -> usize;
+    /// Attaches `count` mspaces to the `dl*` API: a block at address `a`
+    /// with `base <= a < base + (count << shift)` belongs to
+    /// `heaps[(a - base) >> shift]` (null: that region has no heap yet; the
+    /// caller fills the array as it creates them and keeps it alive).
+    /// [`dlfree`], [`dlrealloc`], [`dlrealloc_in_place`] and [`dlbulk_free`]
+    /// then give such a block to its own heap, and [`dlmallinfo`],
+    /// [`dlmalloc_footprint`], [`dlmalloc_max_footprint`] (the sum of each
+    /// heap's peak), [`dlmalloc_trim`], [`dlmalloc_check`] and
+    /// [`dlmalloc_inspect_all`] cover the attached heaps too, and the global
+    /// footprint limit bounds them all together (two heaps growing at the
+    /// same moment may overshoot it by one growth). Once per process: 0, or
+    /// -1 if the
+    /// arguments are invalid or heaps are attached already. An extension of
+    /// this project: the safe crate's per-thread arenas attach themselves.
+    pub fn dlmalloc_attach_heaps(
+        base: *mut c_void,
+        count: usize,
+        shift: c_uint,
+        heaps: *const *mut c_void,
+    ) -> c_int;
     /// Creates an independent heap of at least `capacity` bytes (0: one
     /// granularity) in a fresh mapping; it grows with more mappings. With
     /// `locked` non-zero its operations take a lock. Null on failure.
@@ -253,6 +278,25 @@ unsafe extern "C" {
     /// when full unless its footprint limit forbids it. Null if the region
     /// cannot hold the heap's state.
     pub fn create_mspace_with_base(base: *mut c_void, capacity: usize, locked: c_int) -> Mspace;
+    /// Like [`create_mspace`], but every page of the heap (segments and
+    /// large chunks' own mappings) comes from `map(context, length)` and
+    /// goes back through `unmap(context, base, length)` instead of the
+    /// platform's `custom_mmap`/`custom_munmap`, under the same contract:
+    /// `map` returns page-aligned memory or null; `unmap` gets a whole
+    /// mapping or a page-aligned tail of one and returns 0 once it released
+    /// the range (otherwise the heap keeps using it, so nothing in it may
+    /// change). Both run with the heap's lock held and must not call into
+    /// this heap; `custom_mremap` is not used for it. Null if the first
+    /// mapping fails.
+    pub fn create_mspace_with_source(
+        capacity: usize,
+        locked: c_int,
+        map: Option<unsafe extern "C" fn(context: *mut c_void, length: usize) -> *mut c_void>,
+        unmap: Option<
+            unsafe extern "C" fn(context: *mut c_void, base: *mut c_void, length: usize) -> c_int,
+        >,
+        context: *mut c_void,
+    ) -> Mspace;
     /// Releases every mapping of the heap (segments and large chunks) and
     /// returns the bytes released. The handle and all its blocks die.
     pub fn destroy_mspace(msp: Mspace) -> usize;

@@ -96,8 +96,15 @@ unsafe impl GlobalAlloc for DLMalloc {
         {
             return;
         }
+        if thread_cache::in_arena(ptr) {
+            // SAFETY: a live block of an arena, given up (caller's contract);
+            // its second word is the program's or `prepare`'s.
+            unsafe { thread_cache::free_arena_block(ptr) };
+            return;
+        }
         // SAFETY: the caller guarantees `ptr` was allocated by this allocator,
-        // so by the core's global heap, and is not used again.
+        // and it is not an arena's, so it is the global heap's; it is not
+        // used again.
         unsafe { GlobalHeap.dealloc(ptr) }
     }
 
@@ -125,6 +132,10 @@ unsafe impl GlobalAlloc for DLMalloc {
             }
             return moved;
         }
+        if thread_cache::in_arena(ptr) {
+            // SAFETY: GlobalAlloc::realloc's contract, for an arena's block.
+            return unsafe { self.realloc_arena_block(ptr, layout, new_size) };
+        }
         // SAFETY: GlobalAlloc::realloc's contract, which the caller upholds,
         // is realloc_layout's; `ptr` is a block of the global heap.
         let resized = unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) };
@@ -138,7 +149,39 @@ unsafe impl GlobalAlloc for DLMalloc {
 }
 
 impl DLMalloc {
-    /// A snapshot of the global heap's statistics.
+    /// `realloc` of a block of an arena. Arenas hold only blocks the cache
+    /// serves, each as large as the largest request of its class; a new
+    /// size in another cached class was handled by the caller, so the block
+    /// either already holds the new size (same class) or moves out of the
+    /// cache's range.
+    ///
+    /// # Safety
+    ///
+    /// `GlobalAlloc::realloc`'s contract, and `ptr` belongs to an arena.
+    unsafe fn realloc_arena_block(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if thread_cache::serves(new_size, layout.align()) {
+            return ptr;
+        }
+        // SAFETY: `new_size` is non-zero and forms a valid layout with the
+        // alignment (GlobalAlloc::realloc's contract).
+        let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: a non-zero size.
+        let moved = unsafe { self.alloc(new) };
+        if !moved.is_null() {
+            // SAFETY: both blocks are live and distinct; the old one is freed
+            // once, with its layout, and not used again.
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        moved
+    }
+
+    /// A snapshot of the statistics of all the memory `DLMalloc` manages:
+    /// the global heap and the per-thread heaps (arenas, with the
+    /// `thread-cache` feature), added up. `max_footprint` is the sum of
+    /// each heap's peak, which bounds the peak of the total.
     ///
     /// ```
     /// use dlmalloc::DLMalloc;
@@ -156,7 +199,32 @@ impl DLMalloc {
     /// ```
     pub fn stats(&self) -> Stats {
         self.flush_thread_caches();
-        GlobalHeap.stats()
+        self.stats_unflushed()
+    }
+
+    /// The statistics as the heaps count them now, without giving the
+    /// thread caches back first: blocks that threads keep in their caches
+    /// (or that wait to be freed in their arena) count as in use. It does not
+    /// stop other threads, so it costs only the heaps' own walks; use it to
+    /// watch memory, and [`stats`](DLMalloc::stats) for exact figures.
+    ///
+    /// ```
+    /// use dlmalloc::DLMalloc;
+    /// use dlmalloc_platform_std as _;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: DLMalloc = DLMalloc;
+    ///
+    /// fn main() {
+    ///     let buffer = vec![1u8; 1 << 20];
+    ///     assert!(GLOBAL.stats_unflushed().in_use_bytes >= buffer.len());
+    /// }
+    /// ```
+    pub fn stats_unflushed(&self) -> Stats {
+        // The core's global figures include the arenas (attached heaps).
+        let mut total = GlobalHeap.stats();
+        total.footprint_limit = self.footprint_limit();
+        total
     }
 
     /// Gives unused memory back to the system: the free top of the heap
@@ -224,6 +292,7 @@ impl DLMalloc {
     /// assert_eq!(DLMalloc.set_footprint_limit(None), None);
     /// ```
     pub fn set_footprint_limit(&self, limit: Option<usize>) -> Option<usize> {
+        // The core's global limit bounds the arenas (attached heaps) too.
         GlobalHeap.set_footprint_limit(limit)
     }
 
@@ -260,14 +329,17 @@ impl DLMalloc {
         GlobalHeap.heap_check()
     }
 
-    /// Gives the blocks every thread keeps in its cache back to the heap
-    /// (with the `thread-cache` feature; otherwise it does nothing).
+    /// Gives the blocks every thread keeps in its cache back to their heaps,
+    /// and frees the blocks that wait on the arenas' lists of frees from
+    /// other threads (with the `thread-cache` feature; otherwise it does
+    /// nothing).
     ///
     /// [`stats`](DLMalloc::stats), [`trim`](DLMalloc::trim) and
     /// [`heap_check`](DLMalloc::heap_check) do this first, so they see
-    /// exactly the blocks the program holds. Call it before using the raw C
-    /// API for the same purpose (`raw::dlmallinfo`, `raw::dlmalloc_inspect_all`),
-    /// which sees cached blocks as in use.
+    /// exactly the blocks the program holds. Call it before
+    /// [`stats_unflushed`](DLMalloc::stats_unflushed) or the raw C API
+    /// (`raw::dlmallinfo`, `raw::dlmalloc_inspect_all`, which see the global
+    /// heap only) when cached blocks must not count as in use.
     ///
     /// ```
     /// use dlmalloc::DLMalloc;
@@ -279,9 +351,7 @@ impl DLMalloc {
     /// fn main() {
     ///     drop(vec![0u8; 100]);
     ///     GLOBAL.flush_thread_caches();
-    ///     // SAFETY: mallinfo only reads the global heap's counters.
-    ///     let info = unsafe { dlmalloc::raw::dlmallinfo() };
-    ///     assert!(info.fordblks > 0);
+    ///     assert!(GLOBAL.stats_unflushed().free_bytes > 0);
     /// }
     /// ```
     pub fn flush_thread_caches(&self) {

@@ -43,3 +43,17 @@ pub(crate) unsafe fn prepare(_block: *mut u8) {}
 /// No cache to flush.
 #[inline(always)]
 pub(crate) fn flush_all() {}
+
+/// No arenas: every block is the global heap's.
+#[inline(always)]
+pub(crate) fn in_arena(_block: *mut u8) -> bool {
+    false
+}
+
+/// Unreachable: [`in_arena`] is false.
+///
+/// # Safety
+///
+/// None needed; it keeps the real cache's signature.
+#[inline(always)]
+pub(crate) unsafe fn free_arena_block(_block: *mut u8) {}

@@ -29,8 +29,11 @@
 //! Frees from another thread than the allocating one are fine: the block
 //! joins the freeing thread's cache.
 
+mod arenas;
 mod bins;
+mod region;
 mod registry;
+mod remote;
 
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
@@ -54,7 +57,13 @@ pub(crate) struct ThreadCache {
     links: Cell<(*const ThreadCache, *const ThreadCache)>,
     /// The blocks: owner only, or a flusher once the owner is stopped.
     bins: UnsafeCell<Bins>,
+    /// The arena this thread's misses go to ([`NO_ARENA`]: the global
+    /// heap); set and cleared under the registry lock.
+    arena: Cell<usize>,
 }
+
+/// [`ThreadCache::arena`] when the thread has none.
+const NO_ARENA: usize = usize::MAX;
 
 impl ThreadCache {
     const fn new() -> ThreadCache {
@@ -64,6 +73,7 @@ impl ThreadCache {
             registered: Cell::new(false),
             links: Cell::new((core::ptr::null(), core::ptr::null())),
             bins: UnsafeCell::new(Bins::new()),
+            arena: Cell::new(NO_ARENA),
         }
     }
 
@@ -126,6 +136,8 @@ impl Drop for ThreadCache {
             unsafe { registry::unregister(self) };
             self.registered.set(false);
             self.give_back_all();
+            // SAFETY: unregistered; the thread is exiting.
+            unsafe { registry::leave_arena(self) };
         }
     }
 }
@@ -139,6 +151,15 @@ fn current_cache() -> *const ThreadCache {
     CACHE
         .try_with(|cache| cache as *const ThreadCache)
         .unwrap_or(core::ptr::null())
+}
+
+/// This thread's arena, if it has one.
+#[inline]
+fn current_arena() -> Option<usize> {
+    let arena = CACHE
+        .try_with(|cache| cache.arena.get())
+        .unwrap_or(NO_ARENA);
+    (arena != NO_ARENA).then_some(arena)
 }
 
 /// A block of `size` bytes (`1..=MAX_CACHED_REQUEST`) from this thread's
@@ -181,15 +202,19 @@ const REFILL: usize = 8;
 fn refill(class: usize) -> *mut u8 {
     let mut fresh = [core::ptr::null_mut::<u8>(); REFILL];
     let wanted = if is_exact(class) { REFILL } else { 1 };
-    // SAFETY: the array has room for `wanted` <= REFILL pointers; the
-    // request is the largest of the class, so every block holds it.
-    let taken = unsafe {
-        dlmalloc_sys::dlbulk_malloc(
-            class_request(class),
-            fresh.as_mut_ptr().cast::<*mut c_void>(),
-            wanted,
-        )
+    // The request is the largest of the class, so every block holds it.
+    let request = class_request(class);
+    let mut taken = match current_arena() {
+        Some(arena) => arenas::bulk_malloc(arena, request, &mut fresh[..wanted], secret()),
+        None => 0,
     };
+    if taken == 0 {
+        // No arena, or it cannot grow: the global heap serves.
+        // SAFETY: the array has room for `wanted` <= REFILL pointers.
+        taken = unsafe {
+            dlmalloc_sys::dlbulk_malloc(request, fresh.as_mut_ptr().cast::<*mut c_void>(), wanted)
+        };
+    }
     if taken == 0 {
         return core::ptr::null_mut();
     }
@@ -330,16 +355,42 @@ pub(crate) fn serves(size: usize, align: usize) -> bool {
     size.wrapping_sub(1) < MAX_CACHED_REQUEST && align <= dlmalloc_sys::MALLOC_ALIGNMENT
 }
 
-/// Frees blocks that a cache gave up to the global heap, under one lock
-/// acquisition. Every non-null entry must be an in-use block of the global
-/// heap that no one uses any more (true of blocks leaving a cache).
+/// Frees blocks that a cache gave up, each to its heap (the global heap,
+/// this thread's arena, or another arena's remote list), with one lock
+/// acquisition or compare-and-swap per heap. Every non-null entry must be
+/// an in-use block that no one uses any more (true of blocks leaving a
+/// cache).
 fn bulk_free(blocks: &mut [*mut u8]) {
-    if blocks.is_empty() {
-        return;
+    // SAFETY: blocks of the global heap or of arenas, given up by a cache,
+    // with their tags cleared; `free_blocks` skips nothing, so nulls are
+    // filtered by the callers (they pass filled prefixes).
+    let freed = unsafe { arenas::free_blocks(blocks, current_arena(), secret()) };
+    if let Err(corruption) = freed {
+        report(corruption);
     }
-    // SAFETY: entries are blocks of the global heap given up by a cache, or
-    // null (skipped by the core); `*mut u8` and `*mut c_void` have one layout.
-    unsafe { dlmalloc_sys::dlbulk_free(blocks.as_mut_ptr().cast::<*mut c_void>(), blocks.len()) };
+}
+
+/// Whether `block` belongs to an arena (rather than the global heap).
+#[inline]
+pub(crate) fn in_arena(block: *mut u8) -> bool {
+    arenas::owner_of(block).is_some()
+}
+
+/// Frees a block of an arena that does not go into the cache.
+///
+/// # Safety
+///
+/// `block` is a live block of an arena ([`in_arena`]), with a defined
+/// second word, that the caller gives up.
+pub(crate) unsafe fn free_arena_block(block: *mut u8) {
+    bulk_free(&mut [block]);
+}
+
+/// Frees what other threads queued for every arena, so the heaps'
+/// statistics and checks see every free.
+pub(super) fn drain_all_remote() {
+    let secret = secret();
+    arenas::for_each_heap(|index, _| arenas::drain_remote(index, secret));
 }
 
 /// The per-process secret that masks cached links: random where the system
@@ -380,7 +431,9 @@ fn init_secret(slot: &core::sync::atomic::AtomicUsize) -> usize {
 /// Reports a corrupted cache through the platform's `custom_abort`.
 fn report(corruption: Corruption) -> ! {
     abort(match corruption {
-        Corruption::DoubleFree => c"thread cache: double free (the block is already cached)",
+        Corruption::DoubleFree => {
+            c"thread cache: double free (the block is already cached, or queued for its arena)"
+        }
         Corruption::BrokenLink => {
             c"thread cache: corrupted free list (a freed block was written to, or a link was forged)"
         }

@@ -111,9 +111,9 @@ fn main() {
 }
 
 fn the_global_heap_gives_everything_back(work: &Workload) {
-    // SAFETY: reads one counter of the global heap (no flush: the point is
-    // that the heap gave the memory back by itself).
-    let footprint = || unsafe { dlmalloc::raw::dlmalloc_footprint() };
+    // No flush: the point is that the heaps gave the memory back by
+    // themselves.
+    let footprint = || DLMalloc.stats_unflushed().footprint;
     let (peak, after) = churn_then_free_all(work, &DLMalloc, &footprint);
     assert!(peak > 20 << 20, "the workload peaked at only {peak} bytes");
     assert!(

@@ -6,15 +6,15 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use dlmalloc::{DLMalloc, raw};
+use dlmalloc::DLMalloc;
 use dlmalloc_platform_std as _;
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
 
+/// In use as the heaps count it: cached blocks included.
 fn in_use_by_the_core() -> usize {
-    // SAFETY: mallinfo only reads the global heap's counters under its lock.
-    unsafe { raw::dlmallinfo() }.uordblks
+    GLOBAL.stats_unflushed().in_use_bytes
 }
 
 /// The test harness's own thread may allocate a little meanwhile (its

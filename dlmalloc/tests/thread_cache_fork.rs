@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dlmalloc::{DLMalloc, raw};
+use dlmalloc::DLMalloc;
 use dlmalloc_platform_std as _;
 
 #[global_allocator]
@@ -26,8 +26,8 @@ const CHILD_CACHE_KEPT: i32 = 4;
 
 /// Runs in the child: no panics (the exit code says what failed).
 fn child_work() -> i32 {
-    // Every other thread's cache was emptied into the heap: after a flush
-    // the core's count equals the flushed statistics.
+    // Every other thread's cache was emptied into the heaps: after a flush
+    // the heaps' own count equals the flushed statistics.
     let blocks: Vec<Vec<u64>> = (0..300).map(|i| vec![i as u64; i % 100 + 1]).collect();
     for (i, block) in blocks.iter().enumerate() {
         if block.iter().any(|&x| x != i as u64) {
@@ -36,8 +36,7 @@ fn child_work() -> i32 {
     }
     drop(blocks);
     let stats = GLOBAL.stats();
-    // SAFETY: mallinfo only reads the global heap's counters.
-    if unsafe { raw::dlmallinfo() }.uordblks != stats.in_use_bytes {
+    if GLOBAL.stats_unflushed().in_use_bytes != stats.in_use_bytes {
         return CHILD_CACHE_KEPT;
     }
     if GLOBAL.heap_check().is_err() {

@@ -9,9 +9,9 @@ use core::alloc::{GlobalAlloc, Layout};
 use dlmalloc::{DLMalloc, raw};
 use dlmalloc_platform_std as _;
 
+/// In use as the heaps count it: cached blocks included.
 fn in_use_by_the_core() -> usize {
-    // SAFETY: mallinfo only reads the global heap's counters under its lock.
-    unsafe { raw::dlmallinfo() }.uordblks
+    DLMalloc.stats_unflushed().in_use_bytes
 }
 
 fn layout(size: usize) -> Layout {

@@ -220,20 +220,6 @@ struct Class {
 }
 
 impl Class {
-    /// Whether `block` is in this class's list (walks at most
-    /// [`MAX_PER_CLASS`] links; only when the tag says it may be).
-    fn contains(&self, block: *mut u8, secret: usize) -> bool {
-        let mut at = self.head;
-        for _ in 0..self.count {
-            if at == block {
-                return true;
-            }
-            // SAFETY: `at` is a cached block of this list.
-            at = unmask(unsafe { at.cast::<usize>().read() }, at, secret);
-        }
-        false
-    }
-
     /// Detaches the older half of a full class; returns its first block
     /// (the detached blocks stay linked, the last link is null) and the
     /// bytes they counted.
@@ -399,8 +385,10 @@ impl Bins {
         let tag_value = tag(secret);
         // SAFETY: `block` is live and at least two words long (contract).
         let tag_slot = unsafe { block.cast::<usize>().add(1) };
+        // A tagged block is in a cache or queued for its arena's owner: given
+        // up already. (The tag is secret, so live data does not match it.)
         // SAFETY: as above.
-        if unsafe { tag_slot.read() } == tag_value && entry.contains(block, secret) {
+        if unsafe { tag_slot.read() } == tag_value {
             return Err(Corruption::DoubleFree);
         }
         let mut pushed = Pushed::Cached;
@@ -519,10 +507,48 @@ fn unmask(link: usize, at: *mut u8, secret: usize) -> *mut u8 {
     at.with_addr(link ^ (at.addr() >> 12) ^ secret)
 }
 
-/// The second word of a cached block.
+/// The second word of a cached block (and of one queued for its arena's
+/// owner, `remote`).
 #[inline]
-fn tag(secret: usize) -> usize {
+pub(super) fn tag(secret: usize) -> usize {
     secret.rotate_left(17) ^ 0x5a5a_5a5a
+}
+
+/// Whether `block`'s second word holds `tag_value`.
+///
+/// # Safety
+///
+/// `block` is at least two words long and its second word is defined.
+#[inline]
+pub(super) unsafe fn tagged(block: *mut u8, tag_value: usize) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { block.cast::<usize>().add(1).read() == tag_value }
+}
+
+/// Stores in `block`'s first word a masked link to `next`.
+///
+/// # Safety
+///
+/// `block` is a given-up block of at least two words.
+#[inline]
+pub(super) unsafe fn link_to(block: *mut u8, next: *mut u8, secret: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { block.cast::<usize>().write(mask(next, block, secret)) };
+}
+
+/// Reads the link [`link_to`] stored and clears the block's tag.
+///
+/// # Safety
+///
+/// `block` was linked by [`link_to`] and is owned by the caller.
+#[inline]
+pub(super) unsafe fn unlink_from(block: *mut u8, secret: usize) -> *mut u8 {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let next = unmask(block.cast::<usize>().read(), block, secret);
+        block.cast::<usize>().add(1).write(0);
+        next
+    }
 }
 
 #[cfg(test)]

@@ -138,8 +138,28 @@ pub(super) unsafe fn register(cache: *const ThreadCache) {
             (*head).links.set((cache, next));
         }
         *REGISTRY.head.get() = cache;
+        // SAFETY: the lock is held.
+        (*cache)
+            .arena
+            .set(super::arenas::take().unwrap_or(super::NO_ARENA));
     }
     unlock();
+}
+
+/// Lets go of the cache's arena.
+///
+/// # Safety
+///
+/// The registry lock is held, and the arena's thread is gone or done
+/// with it.
+unsafe fn release_arena(cache: *const ThreadCache) {
+    // SAFETY: `cache` is valid (caller) and the lock is held.
+    unsafe {
+        let arena = (*cache).arena.replace(super::NO_ARENA);
+        if arena != super::NO_ARENA {
+            super::arenas::release(arena);
+        }
+    }
 }
 
 /// Removes `cache` from the list; afterwards no flusher touches it.
@@ -151,6 +171,18 @@ pub(super) unsafe fn unregister(cache: *const ThreadCache) {
     lock();
     // SAFETY: the lock is held and `cache` is listed.
     unsafe { unlink(cache) };
+    unlock();
+}
+
+/// Lets go of the thread's arena once its cache is given back.
+///
+/// # Safety
+///
+/// `cache` was unregistered and its thread is exiting.
+pub(super) unsafe fn leave_arena(cache: *const ThreadCache) {
+    lock();
+    // SAFETY: the lock is held; the thread is done with the arena.
+    unsafe { release_arena(cache) };
     unlock();
 }
 
@@ -219,8 +251,9 @@ unsafe fn resume_all() {
     unsafe { for_each(|cache| (*cache).flush_requested.store(false, Ordering::Release)) };
 }
 
-/// Gives every thread's cached blocks back to the heap, so the core's
-/// statistics, trim and heap check see exactly what the program holds.
+/// Gives every thread's cached blocks back to the heaps, and frees what
+/// waits on the arenas' remote lists, so the core's statistics, trim and
+/// heap check see exactly what the program holds.
 pub(crate) fn flush_all() {
     if !caches_available() {
         return;
@@ -234,6 +267,7 @@ pub(crate) fn flush_all() {
         resume_all();
     }
     unlock();
+    super::drain_all_remote();
 }
 
 extern "C" fn before_fork() {
@@ -258,6 +292,7 @@ extern "C" fn after_fork_child() {
     unsafe {
         for_each(|cache| {
             if cache != own {
+                release_arena(cache);
                 (*cache).give_back_all();
                 unlink(cache);
             }

@@ -92,6 +92,11 @@ pub struct Config {
     /// operation, and a statistics operation runs only there: a run with
     /// thousands of live blocks then costs seconds, not minutes.
     pub check_every: usize,
+    /// Send half of the global heap's mallocs and frees through `DLMalloc`
+    /// (its thread cache and arenas, with the hosted platform's default
+    /// features), the other half and every other operation through the C
+    /// API, on the same blocks.
+    pub through_dlmalloc: bool,
 }
 
 impl Default for Config {
@@ -119,6 +124,7 @@ impl Default for Config {
             max_live: 256,
             full_patterns: false,
             check_every: 1,
+            through_dlmalloc: true,
         }
     }
 }
@@ -236,8 +242,13 @@ pub fn run_with(config: &Config, data: &[u8]) -> Outcome {
 /// goes through `DLMalloc` (and so through the hosted platform's thread
 /// cache, when the run links it) instead of the raw C API; returns the
 /// layout to use. Sizes a `Layout` cannot describe stay on the C API.
-fn thread_cached(heap: Heap, size: usize, input: &mut Input<'_>) -> Option<Layout> {
-    if !heap.is_global() || size == 0 || input.below(2) == 0 {
+fn thread_cached(
+    config: &Config,
+    heap: Heap,
+    size: usize,
+    input: &mut Input<'_>,
+) -> Option<Layout> {
+    if !config.through_dlmalloc || !heap.is_global() || size == 0 || input.below(2) == 0 {
         return None;
     }
     Layout::from_size_align(size, 1 + input.below(2) * 15).ok()
@@ -285,7 +296,7 @@ impl Run<'_> {
             match op {
                 0 => {
                     let size = input.size();
-                    let p = match thread_cached(heap, size, input) {
+                    let p = match thread_cached(self.config, heap, size, input) {
                         Some(layout) => DLMalloc.alloc(layout),
                         None => heap.malloc(size),
                     };
@@ -422,7 +433,7 @@ impl Run<'_> {
         unsafe {
             self.patterns
                 .verify(b.ptr, b.size, b.size, b.seed, "block before free");
-            match thread_cached(heap, b.size, input) {
+            match thread_cached(self.config, heap, b.size, input) {
                 Some(layout) => DLMalloc.dealloc(b.ptr, layout),
                 None => heap.free(b.ptr),
             }

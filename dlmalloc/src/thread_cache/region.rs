@@ -1,0 +1,158 @@
+//! The page source of one arena: a fixed range of address space that the
+//! arena's mspace takes its pages from (`create_mspace_with_source`), so
+//! that every block of the arena lies in that range and its owner is found
+//! from the address alone.
+//!
+//! The range is part of one reservation the platform's `custom_mmap` gave
+//! for all arenas (on Linux an untouched mapping costs no memory). `map`
+//! hands out pages of it and `unmap` gives them back to the system with
+//! `MADV_DONTNEED`, keeping the range, so the arena's footprint, trim and
+//! release of free segments work as for any heap. The core grows a heap by
+//! mapping more and gives back whole mappings or tails of them (possibly
+//! spanning adjacent ones); here pages are handed out from the low end up
+//! (so growth is contiguous and the core merges it into one segment), and a
+//! range given back below the high mark is remembered as a hole for reuse.
+
+use core::ffi::{c_int, c_void};
+
+/// Ranges given back below the high mark that a region remembers; past
+/// that, `unmap` refuses and the core keeps the memory (and uses it).
+const HOLES: usize = 16;
+
+/// The page source's state. Only the arena's mspace calls it, with the
+/// mspace's lock held (or while the arena is created, under the registry
+/// lock), so it needs no lock of its own.
+pub(super) struct Region {
+    /// The end of the reserved range (page aligned).
+    end: usize,
+    /// Pages at and above this are untouched.
+    high: usize,
+    /// `(start, length)` of ranges below `high` that were given back;
+    /// length 0 marks a free slot.
+    holes: [(usize, usize); HOLES],
+}
+
+impl Region {
+    /// A region over no memory (before the reservation).
+    pub(super) const EMPTY: Region = Region {
+        end: 0,
+        high: 0,
+        holes: [(0, 0); HOLES],
+    };
+
+    /// A region over the reserved range `[start, end)`.
+    pub(super) fn new(start: usize, end: usize) -> Region {
+        Region {
+            end,
+            high: start,
+            holes: [(0, 0); HOLES],
+        }
+    }
+
+    /// `length` bytes (whole pages) of usable memory, or `None`.
+    fn map(&mut self, length: usize) -> Option<usize> {
+        self.take_hole(length).or_else(|| {
+            (length <= self.end - self.high).then(|| {
+                let at = self.high;
+                self.high += length;
+                at
+            })
+        })
+    }
+
+    /// Takes `length` bytes from the first hole that has them.
+    fn take_hole(&mut self, length: usize) -> Option<usize> {
+        let hole = self.holes.iter_mut().find(|(_, len)| *len >= length)?;
+        let at = hole.0;
+        hole.0 += length;
+        hole.1 -= length;
+        Some(at)
+    }
+
+    /// Gives `[at, at + length)` back to the system; `false` (nothing
+    /// changed) if it cannot be remembered.
+    fn unmap(&mut self, at: usize, length: usize) -> bool {
+        let at_top = at + length == self.high;
+        if !at_top && !self.holes.iter().any(|(_, len)| *len == 0) {
+            return false;
+        }
+        if !release(at, length) {
+            return false;
+        }
+        self.give_back(at, length);
+        true
+    }
+
+    /// Books `[at, at + length)` as free: lowers the high mark when the
+    /// range ends there (absorbing holes that then end there too), else
+    /// records a hole (the caller made sure a slot is free).
+    fn give_back(&mut self, at: usize, length: usize) {
+        if at + length != self.high {
+            if let Some(slot) = self.holes.iter_mut().find(|(_, len)| *len == 0) {
+                *slot = (at, length);
+            }
+            return;
+        }
+        self.high = at;
+        while let Some(hole) = self
+            .holes
+            .iter_mut()
+            .find(|(start, len)| *len != 0 && start + len == self.high)
+        {
+            self.high = hole.0;
+            *hole = (0, 0);
+        }
+    }
+}
+
+/// Gives pages back to the system, keeping the range (reading them later
+/// gives zeros). `false` if nothing was released.
+fn release(at: usize, length: usize) -> bool {
+    // SAFETY: the heap gave the range back (it holds no live block), and it
+    // lies in this arena's part of the reservation.
+    unsafe { libc::madvise(at as *mut c_void, length, libc::MADV_DONTNEED) == 0 }
+}
+
+/// Reserves `length` bytes for the arenas through the platform; `None` if
+/// it refuses (a platform with a fixed pool, say: its pages then all go to
+/// the global heap).
+pub(super) fn reserve(length: usize) -> Option<usize> {
+    // SAFETY: the platform's hook, with its contract: fresh page-aligned
+    // memory, or one of the two failure values.
+    let at = unsafe { dlmalloc_sys::custom_mmap(length) };
+    (!at.is_null() && at != libc::MAP_FAILED).then_some(at as usize)
+}
+
+/// `custom_mmap` for an arena's mspace (`context` is its [`Region`]).
+///
+/// # Safety
+///
+/// `context` points to a live `Region` that only this call uses now (the
+/// mspace's lock is held).
+pub(super) unsafe extern "C" fn map(context: *mut c_void, length: usize) -> *mut c_void {
+    // SAFETY: the caller's contract.
+    let region = unsafe { &mut *context.cast::<Region>() };
+    region
+        .map(length)
+        .map_or(core::ptr::null_mut(), |at| at as *mut c_void)
+}
+
+/// `custom_munmap` for an arena's mspace (`context` is its [`Region`]).
+///
+/// # Safety
+///
+/// As for [`map`]; `[base, base + length)` was mapped by it and holds no
+/// live block.
+pub(super) unsafe extern "C" fn unmap(
+    context: *mut c_void,
+    base: *mut c_void,
+    length: usize,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let region = unsafe { &mut *context.cast::<Region>() };
+    if region.unmap(base as usize, length) {
+        0
+    } else {
+        -1
+    }
+}
