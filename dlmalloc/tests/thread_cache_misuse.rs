@@ -49,9 +49,45 @@ fn misuse(case: &str) {
                 let second = DLMalloc.alloc(layout);
                 std::hint::black_box((first, second));
             }
+            "double_free_queued" => {
+                DLMalloc.dealloc(block, layout);
+                double_free_of_a_block_queued_for_its_arena(layout);
+            }
             _ => panic!("unknown case {case}"),
         }
     }
+}
+
+/// A block of a live thread's arena, freed twice by a thread that no
+/// longer caches its frees (a long run of frees made it bypass its cache),
+/// so both frees go onto the owner's remote list: the second is caught
+/// there.
+///
+/// # Safety
+///
+/// None; deliberate misuse, run only in a child process.
+unsafe fn double_free_of_a_block_queued_for_its_arena(layout: Layout) {
+    let (to_main, from_owner) = std::sync::mpsc::channel::<usize>();
+    let (to_owner, owner_waits) = std::sync::mpsc::channel::<()>();
+    let owner = std::thread::spawn(move || {
+        // SAFETY: a non-zero size.
+        let block = unsafe { DLMalloc.alloc(layout) };
+        to_main.send(block as usize).unwrap();
+        owner_waits.recv().ok(); // stays alive, so its arena is in use
+    });
+    let block = from_owner.recv().unwrap() as *mut u8;
+    // SAFETY: fresh blocks, freed once each: the run of frees makes this
+    // thread's cache step aside.
+    unsafe {
+        let run: Vec<*mut u8> = (0..5000).map(|_| DLMalloc.alloc(layout)).collect();
+        for b in run {
+            DLMalloc.dealloc(b, layout);
+        }
+        DLMalloc.dealloc(block, layout);
+        DLMalloc.dealloc(block, layout);
+    }
+    to_owner.send(()).ok();
+    owner.join().ok();
 }
 
 /// Runs `case` in a child and asserts that it died by SIGABRT, naming
@@ -70,6 +106,11 @@ fn child_entry() {
 #[test]
 fn double_free_is_detected() {
     assert_aborted_with("double_free", "thread cache: double free");
+}
+
+#[test]
+fn double_free_of_a_block_queued_for_its_arena_is_detected() {
+    assert_aborted_with("double_free_queued", "thread cache: double free");
 }
 
 #[test]
