@@ -70,6 +70,10 @@ unsafe impl GlobalAlloc for DLMalloc {
             unsafe { thread_cache::prepare(fresh) };
             return fresh;
         }
+        let fresh = thread_cache::alloc_in_arena(layout);
+        if !fresh.is_null() {
+            return fresh;
+        }
         GlobalHeap.alloc(layout)
     }
 
@@ -81,6 +85,13 @@ unsafe impl GlobalAlloc for DLMalloc {
                 // SAFETY: a cached block has at least `layout.size()` bytes.
                 unsafe { core::ptr::write_bytes(cached, 0, layout.size()) };
                 return cached;
+            }
+        } else {
+            let fresh = thread_cache::alloc_in_arena(layout);
+            if !fresh.is_null() {
+                // SAFETY: a fresh block of at least `layout.size()` bytes.
+                unsafe { core::ptr::write_bytes(fresh, 0, layout.size()) };
+                return fresh;
             }
         }
         GlobalHeap.alloc_zeroed(layout)
@@ -149,33 +160,34 @@ unsafe impl GlobalAlloc for DLMalloc {
 }
 
 impl DLMalloc {
-    /// `realloc` of a block of an arena. Arenas hold only blocks the cache
-    /// serves, each as large as the largest request of its class; a new
-    /// size in another cached class was handled by the caller, so the block
-    /// either already holds the new size (same class) or moves out of the
-    /// cache's range.
+    /// `realloc` of a block of an arena: within one cached class (the
+    /// caller moved blocks between classes), in place when the block holds
+    /// the new size (read from its header, without the arena's lock); else
+    /// the core's, which gives the block to its arena (under that arena's
+    /// lock), shrinks it there or grows it in place when it can. (A block
+    /// the core resized holds its exact size, not its class's largest.)
     ///
     /// # Safety
     ///
     /// `GlobalAlloc::realloc`'s contract, and `ptr` belongs to an arena.
     unsafe fn realloc_arena_block(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if thread_cache::serves(new_size, layout.align()) {
+        if thread_cache::serves(layout.size(), layout.align())
+            && thread_cache::serves(new_size, layout.align())
+            // SAFETY: a live block of an arena (an mspace of the core).
+            && unsafe { crate::raw::usable_size_unmapped(ptr.cast()) }
+                .is_some_and(|holds| holds >= new_size)
+        {
             return ptr;
         }
-        // SAFETY: `new_size` is non-zero and forms a valid layout with the
-        // alignment (GlobalAlloc::realloc's contract).
-        let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: a non-zero size.
-        let moved = unsafe { self.alloc(new) };
-        if !moved.is_null() {
-            // SAFETY: both blocks are live and distinct; the old one is freed
-            // once, with its layout, and not used again.
-            unsafe {
-                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
+        // SAFETY: GlobalAlloc::realloc's contract is realloc_layout's; the
+        // core's dlrealloc takes blocks of arenas (attached heaps).
+        let resized = unsafe { GlobalHeap.realloc_layout(ptr, layout, new_size) };
+        if new_size <= size_of::<usize>() && thread_cache::serves(new_size, layout.align()) {
+            // SAFETY: a live block of a size the cache serves; its second word
+            // lies past the `new_size` bytes the caller may use.
+            unsafe { thread_cache::prepare(resized) };
         }
-        moved
+        resized
     }
 
     /// A snapshot of the statistics of all the memory `DLMalloc` manages:

@@ -57,3 +57,9 @@ pub(crate) fn in_arena(_block: *mut u8) -> bool {
 /// None needed; it keeps the real cache's signature.
 #[inline(always)]
 pub(crate) unsafe fn free_arena_block(_block: *mut u8) {}
+
+/// No arenas: the global heap serves.
+#[inline(always)]
+pub(crate) fn alloc_in_arena(_layout: core::alloc::Layout) -> *mut u8 {
+    core::ptr::null_mut()
+}

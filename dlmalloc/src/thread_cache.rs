@@ -124,7 +124,8 @@ impl ThreadCache {
         // SAFETY: the caller has exclusive use of the bins (owner at exit, or
         // stopped owner).
         let lists = unsafe { (*self.bins.get()).take_all() };
-        give_back_lists(lists);
+        let arena = self.arena.get();
+        give_back_lists(lists, (arena != NO_ARENA).then_some(arena));
     }
 }
 
@@ -153,13 +154,52 @@ fn current_cache() -> *const ThreadCache {
         .unwrap_or(core::ptr::null())
 }
 
-/// This thread's arena, if it has one.
+/// This thread's arena, if its cache took one.
 #[inline]
-fn current_arena() -> Option<usize> {
+fn registered_arena() -> Option<usize> {
     let arena = CACHE
         .try_with(|cache| cache.arena.get())
         .unwrap_or(NO_ARENA);
     (arena != NO_ARENA).then_some(arena)
+}
+
+/// This thread's arena, if it has one, registering the thread's cache
+/// (which takes an arena) if that was not done yet.
+#[inline]
+fn arena_to_allocate() -> Option<usize> {
+    let arena = CACHE
+        .try_with(|cache| {
+            if !cache.registered.get() {
+                cache.register();
+            }
+            cache.arena.get()
+        })
+        .unwrap_or(NO_ARENA);
+    (arena != NO_ARENA).then_some(arena)
+}
+
+/// Requests above the cache's range that still come from the thread's
+/// arena rather than the global heap: up to half the core's default
+/// threshold for a mapping of their own, so that an arena never maps a
+/// block on its own unless the program lowers that threshold.
+const MAX_ARENA_REQUEST: usize = 128 << 10;
+
+/// A block for `layout` from this thread's arena when the cache does not
+/// serve it but an arena does (up to [`MAX_ARENA_REQUEST`] bytes, default
+/// alignment), readied as [`prepare`] does; null otherwise, or when the
+/// arena cannot grow (the caller then goes to the global heap).
+#[inline]
+pub(crate) fn alloc_in_arena(layout: core::alloc::Layout) -> *mut u8 {
+    if layout.size() > MAX_ARENA_REQUEST || layout.align() > dlmalloc_sys::MALLOC_ALIGNMENT {
+        return core::ptr::null_mut();
+    }
+    let Some(arena) = arena_to_allocate() else {
+        return core::ptr::null_mut();
+    };
+    let block = arenas::malloc(arena, layout.size(), secret());
+    // SAFETY: a fresh block (or null) of more than two words.
+    unsafe { prepare(block) };
+    block
 }
 
 /// A block of `size` bytes (`1..=MAX_CACHED_REQUEST`) from this thread's
@@ -204,7 +244,7 @@ fn refill(class: usize) -> *mut u8 {
     let wanted = if is_exact(class) { REFILL } else { 1 };
     // The request is the largest of the class, so every block holds it.
     let request = class_request(class);
-    let mut taken = match current_arena() {
+    let mut taken = match registered_arena() {
         Some(arena) => arenas::bulk_malloc(arena, request, &mut fresh[..wanted], secret()),
         None => 0,
     };
@@ -228,7 +268,7 @@ fn refill(class: usize) -> *mut u8 {
         .ok()
         .flatten()
         .unwrap_or(0);
-    bulk_free(&mut fresh[1 + admitted..taken]);
+    bulk_free(&mut fresh[1 + admitted..taken], registered_arena());
     // SAFETY: a fresh block of a size the cache serves.
     unsafe { prepare(fresh[0]) };
     fresh[0]
@@ -261,7 +301,7 @@ pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
     match pushed {
         Some(Ok(Pushed::Cached)) => true,
         Some(Ok(Pushed::CachedEvicting(evicted))) => {
-            give_back_list(evicted);
+            give_back_list(evicted, registered_arena());
             true
         }
         Some(Ok(Pushed::RefusedDrainAll)) => {
@@ -284,23 +324,25 @@ fn give_back_own_cache() {
         .ok()
         .flatten();
     if let Some(lists) = lists {
-        give_back_lists(lists);
+        give_back_lists(lists, registered_arena());
     }
 }
 
-/// Frees every list [`Bins::take_all`] detached.
-fn give_back_lists(lists: [*mut u8; bins::CLASSES]) {
+/// Frees every list [`Bins::take_all`] detached from the cache of a thread
+/// whose arena is `mine`.
+fn give_back_lists(lists: [*mut u8; bins::CLASSES], mine: Option<usize>) {
     for first in lists {
         if !first.is_null() {
-            give_back_list(first);
+            give_back_list(first, mine);
         }
     }
 }
 
 /// Frees the blocks of a list that left the cache (the evicted half of a
-/// full class, or a whole class), in one locked bulk free.
+/// full class, or a whole class) of the cache of a thread whose arena is
+/// `mine`, with one locked bulk free (or one compare-and-swap) per heap.
 #[cold]
-fn give_back_list(first: *mut u8) {
+fn give_back_list(first: *mut u8, mine: Option<usize>) {
     let mut batch = [core::ptr::null_mut::<u8>(); bins::MAX_PER_CLASS];
     let mut filled = 0;
     // SAFETY: `first` starts a list detached from the bins, which no one
@@ -311,7 +353,7 @@ fn give_back_list(first: *mut u8) {
             filled += 1;
         })
     };
-    bulk_free(&mut batch[..filled]);
+    bulk_free(&mut batch[..filled], mine);
     if let Err(corruption) = drained {
         report(corruption);
     }
@@ -356,15 +398,14 @@ pub(crate) fn serves(size: usize, align: usize) -> bool {
 }
 
 /// Frees blocks that a cache gave up, each to its heap (the global heap,
-/// this thread's arena, or another arena's remote list), with one lock
-/// acquisition or compare-and-swap per heap. Every non-null entry must be
-/// an in-use block that no one uses any more (true of blocks leaving a
-/// cache).
-fn bulk_free(blocks: &mut [*mut u8]) {
-    // SAFETY: blocks of the global heap or of arenas, given up by a cache,
-    // with their tags cleared; `free_blocks` skips nothing, so nulls are
-    // filtered by the callers (they pass filled prefixes).
-    let freed = unsafe { arenas::free_blocks(blocks, current_arena(), secret()) };
+/// the arena `mine` of the thread whose cache they left, or another
+/// arena's remote list), with one lock acquisition or compare-and-swap per
+/// heap. Every entry must be an in-use block that no one uses any more,
+/// with a defined second word (true of blocks leaving a cache, and of
+/// fresh blocks of the global heap or of `mine`, which are never queued).
+fn bulk_free(blocks: &mut [*mut u8], mine: Option<usize>) {
+    // SAFETY: as above.
+    let freed = unsafe { arenas::free_blocks(blocks, mine, secret()) };
     if let Err(corruption) = freed {
         report(corruption);
     }
@@ -383,7 +424,7 @@ pub(crate) fn in_arena(block: *mut u8) -> bool {
 /// `block` is a live block of an arena ([`in_arena`]), with a defined
 /// second word, that the caller gives up.
 pub(crate) unsafe fn free_arena_block(block: *mut u8) {
-    bulk_free(&mut [block]);
+    bulk_free(&mut [block], registered_arena());
 }
 
 /// Frees what other threads queued for every arena, so the heaps'

@@ -21,10 +21,11 @@
 //!   global heap (`dlmalloc_attach_heaps`): `dlfree` and `dlrealloc` give
 //!   an arena's block to its arena, and the global statistics, trim, heap
 //!   check, inspection and footprint limit cover the arenas too.
-//! - **What is served here**: the blocks the cache serves (up to 32 KiB,
-//!   alignment up to `MALLOC_ALIGNMENT`). Larger blocks, and every block
-//!   when an arena cannot grow (its region is full, or the footprint limit
-//!   is reached), come from the global heap.
+//! - **What is served here**: the blocks the cache serves (up to 32 KiB),
+//!   and above them requests up to 128 KiB, all with at most the default
+//!   alignment. Larger or more aligned blocks, and every block when an
+//!   arena cannot grow (its region is full, or the footprint limit is
+//!   reached), come from the global heap.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -205,6 +206,16 @@ pub(super) fn bulk_malloc(
             out.len(),
         )
     }
+}
+
+/// One block of `request` bytes from arena `index`, after freeing what
+/// other threads queued for it; null when the arena cannot grow.
+pub(super) fn malloc(index: usize, request: usize, secret: usize) -> *mut u8 {
+    if !ARENAS[index].remote.is_empty() {
+        drain_remote(index, secret);
+    }
+    // SAFETY: the heap is live.
+    unsafe { dlmalloc_sys::mspace_malloc(heap(index).as_ptr(), request) }.cast()
 }
 
 /// Frees blocks given up by a cache or a program, each to its own heap:
