@@ -163,6 +163,25 @@ fn registered_arena() -> Option<usize> {
     (arena != NO_ARENA).then_some(arena)
 }
 
+/// Tries again to give this registered thread an arena: it got none when
+/// it registered because none could be created then (the footprint limit
+/// was reached). Runs on cache misses, which take a lock anyway.
+#[cold]
+fn take_arena_late() -> Option<usize> {
+    if !arenas::reserved() {
+        return None;
+    }
+    let arena = CACHE
+        .try_with(|cache| {
+            // SAFETY: the cache is this thread's and registered (a refill
+            // runs only then).
+            unsafe { registry::take_arena(cache) };
+            cache.arena.get()
+        })
+        .unwrap_or(NO_ARENA);
+    (arena != NO_ARENA).then_some(arena)
+}
+
 /// This thread's arena, if it has one, registering the thread's cache
 /// (which takes an arena) if that was not done yet.
 #[inline]
@@ -244,7 +263,7 @@ fn refill(class: usize) -> *mut u8 {
     let wanted = if is_exact(class) { REFILL } else { 1 };
     // The request is the largest of the class, so every block holds it.
     let request = class_request(class);
-    let mut taken = match registered_arena() {
+    let mut taken = match registered_arena().or_else(take_arena_late) {
         Some(arena) => arenas::bulk_malloc(arena, request, &mut fresh[..wanted], secret()),
         None => 0,
     };

@@ -154,6 +154,12 @@ pub(super) unsafe fn release(index: usize) {
     ARENAS[index].users.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// Whether the arenas' address space is reserved (so a thread without an
+/// arena may still get one).
+pub(super) fn reserved() -> bool {
+    COUNT.load(Ordering::Relaxed) != 0
+}
+
 /// Reserves the address space of all arenas, once (registry lock held).
 fn reserve_once() {
     if RESERVED.swap(true, Ordering::Relaxed) {

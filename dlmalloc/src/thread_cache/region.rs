@@ -130,11 +130,29 @@ pub(super) fn reserve(length: usize) -> Option<usize> {
 /// `context` points to a live `Region` that only this call uses now (the
 /// mspace's lock is held).
 pub(super) unsafe extern "C" fn map(context: *mut c_void, length: usize) -> *mut c_void {
+    if !global_limit_allows(length) {
+        return core::ptr::null_mut();
+    }
     // SAFETY: the caller's contract.
     let region = unsafe { &mut *context.cast::<Region>() };
     region
         .map(length)
         .map_or(core::ptr::null_mut(), |at| at as *mut c_void)
+}
+
+/// Whether `length` more bytes keep the global heap and its arenas within
+/// the global footprint limit. The core checks this itself before it grows
+/// an attached heap, but not for the first mapping of a heap it creates,
+/// which is not attached yet.
+fn global_limit_allows(length: usize) -> bool {
+    // SAFETY: two reads of statistics, without locks.
+    let (held, limit) = unsafe {
+        (
+            dlmalloc_sys::dlmalloc_footprint(),
+            dlmalloc_sys::dlmalloc_footprint_limit(),
+        )
+    };
+    held.checked_add(length).is_some_and(|total| total <= limit)
 }
 
 /// `custom_munmap` for an arena's mspace (`context` is its [`Region`]).

@@ -146,6 +146,24 @@ pub(super) unsafe fn register(cache: *const ThreadCache) {
     unlock();
 }
 
+/// Gives a registered cache without an arena one, if one can be had now.
+///
+/// # Safety
+///
+/// `cache` is registered and belongs to the calling thread.
+pub(super) unsafe fn take_arena(cache: *const ThreadCache) {
+    lock();
+    // SAFETY: the lock is held; only this thread sets its cache's arena.
+    unsafe {
+        if (*cache).arena.get() == super::NO_ARENA {
+            (*cache)
+                .arena
+                .set(super::arenas::take().unwrap_or(super::NO_ARENA));
+        }
+    }
+    unlock();
+}
+
 /// Lets go of the cache's arena.
 ///
 /// # Safety

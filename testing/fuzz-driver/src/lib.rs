@@ -7,7 +7,11 @@
 //! result against a model, and runs the heap check after each operation.
 //! Half of the global heap's mallocs and frees go through `DLMalloc`, so its
 //! thread cache (on with the hosted platform's default features) is fuzzed
-//! together with the C API on the same blocks. [`run_with`] takes another
+//! together with the C API on the same blocks; and "free elsewhere" hands
+//! batches of 1 to 40 of its blocks to a helper thread that frees them
+//! through `DLMalloc` (allocating and freeing a small block of its own now
+//! and then), so blocks of the driver thread's arena leave a foreign cache
+//! and reach their arena's remote-free list. [`run_with`] takes another
 //! set of heaps, a larger live set or full patterns ([`Config`]): the
 //! randomized model tests of the test suite are seeded calls of it.
 //!
@@ -17,6 +21,7 @@
 //! `use dlmalloc_platform_std as _;`). Any violation panics with a message
 //! naming the operation and what went wrong.
 
+mod elsewhere;
 mod input;
 mod model;
 mod stats;
@@ -29,6 +34,7 @@ use dlmalloc::DLMalloc;
 
 use dlmalloc_sys::*;
 use dlmalloc_test_support::Heap;
+use elsewhere::{Helper, Request};
 use input::Input;
 use model::{Block, Patterns, assert_aligned, assert_disjoint, verify_zeroed};
 
@@ -95,7 +101,10 @@ pub struct Config {
     /// Send half of the global heap's mallocs and frees through `DLMalloc`
     /// (its thread cache and arenas, with the hosted platform's default
     /// features), the other half and every other operation through the C
-    /// API, on the same blocks.
+    /// API, on the same blocks; and have one of the two free operations,
+    /// on the global heap, free a batch of its blocks on a helper thread
+    /// instead ("free_elsewhere": `DLMalloc`'s frees from a thread that does
+    /// not own the blocks' arena).
     pub through_dlmalloc: bool,
 }
 
@@ -159,6 +168,9 @@ struct Run<'a> {
     patterns: Patterns,
     /// The pattern seed of the next block.
     next_seed: u64,
+    /// The thread "free_elsewhere" frees on, started on its first use and
+    /// joined by `finish`.
+    helper: Option<Helper>,
     outcome: Outcome,
 }
 
@@ -226,6 +238,7 @@ pub fn run_with(config: &Config, data: &[u8]) -> Outcome {
             full: config.full_patterns,
         },
         next_seed: 0,
+        helper: None,
         outcome: Outcome::default(),
     };
     let mut input = Input::new(data);
@@ -271,25 +284,31 @@ impl Run<'_> {
         let h = input.below(self.heaps.len());
         let heap = self.heaps[h];
         let op = input.below(17);
-        let name = [
-            "malloc",
-            "calloc",
-            "free",
-            "realloc",
-            "realloc_in_place",
-            "memalign",
-            "posix_memalign",
-            "comalloc",
-            "bulk_free",
-            "trim",
-            "mallopt",
-            "footprint_limit",
-            "free",
-            "independent_calloc",
-            "valloc",
-            "track_large_chunks",
-            "statistics",
-        ][op];
+        // One of the two free slots frees on another thread, where it can.
+        let elsewhere = op == 12 && self.config.through_dlmalloc && heap.is_global();
+        let name = if elsewhere {
+            "free_elsewhere"
+        } else {
+            [
+                "malloc",
+                "calloc",
+                "free",
+                "realloc",
+                "realloc_in_place",
+                "memalign",
+                "posix_memalign",
+                "comalloc",
+                "bulk_free",
+                "trim",
+                "mallopt",
+                "footprint_limit",
+                "free",
+                "independent_calloc",
+                "valloc",
+                "track_large_chunks",
+                "statistics",
+            ][op]
+        };
         // SAFETY: every pointer handed to the heap below is a live block of
         // that heap taken from the model, or fresh from the heap itself.
         unsafe {
@@ -314,6 +333,7 @@ impl Run<'_> {
                     let p = heap.calloc(count, elem);
                     self.adopt(h, p, count * elem, 1, true, name);
                 }
+                12 if elsewhere => self.free_elsewhere(input, h),
                 2 | 12 => self.free_one(input),
                 3 => self.realloc(input, false),
                 4 => self.realloc(input, true),
@@ -436,6 +456,80 @@ impl Run<'_> {
             match thread_cached(self.config, heap, b.size, input) {
                 Some(layout) => DLMalloc.dealloc(b.ptr, layout),
                 None => heap.free(b.ptr),
+            }
+        }
+    }
+
+    /// Frees live blocks of the global heap `h` on the helper thread (1 to
+    /// 4, or in one case of eight 1 to 40, chosen by the input and freed in
+    /// the input's order): through `DLMalloc` with a layout of their
+    /// requested size (a block of size 0, or one a `Layout` cannot
+    /// describe, through `dlfree`). Sometimes the helper also allocates and
+    /// frees a small block of its own among them, which must not overlap a
+    /// block live at that time.
+    fn free_elsewhere(&mut self, input: &mut Input<'_>, h: usize) {
+        // Mostly a few blocks: runs that mostly allocate keep large live
+        // sets, as they did when this slot freed one block.
+        let wanted = match input.below(8) {
+            0 => 1 + input.below(40),
+            _ => 1 + input.below(4),
+        };
+        let mut candidates: Vec<usize> = (0..self.live.len())
+            .filter(|&i| self.live[i].heap == h)
+            .collect();
+        let mut chosen = Vec::new();
+        while chosen.len() < wanted && !candidates.is_empty() {
+            chosen.push(candidates.swap_remove(input.below(candidates.len())));
+        }
+        if chosen.is_empty() {
+            return;
+        }
+        let blocks: Vec<Block> = chosen.iter().map(|&i| self.live[i]).collect();
+        // Descending, so each swap_remove moves a block that stays.
+        chosen.sort_unstable_by(|a, b| b.cmp(a));
+        for i in chosen {
+            self.live.swap_remove(i);
+        }
+        let mut frees = Vec::with_capacity(blocks.len());
+        for b in &blocks {
+            // SAFETY: b was live until just now, and is not freed yet.
+            unsafe {
+                self.patterns
+                    .verify(b.ptr, b.size, b.size, b.seed, "block before free_elsewhere")
+            };
+            let layout = match b.size {
+                0 => None,
+                size => Layout::from_size_align(size, 1 + input.below(2) * 15).ok(),
+            };
+            frees.push((b.ptr, layout));
+        }
+        let churn = (input.below(8) == 0).then(|| {
+            let size = 1 + input.below(256);
+            let layout =
+                Layout::from_size_align(size, 1 + input.below(2) * 15).expect("a small layout");
+            (input.below(blocks.len() + 1), layout)
+        });
+        let helper = self.helper.get_or_insert_with(Helper::start);
+        // SAFETY: the blocks were live blocks of the global heap, which the
+        // model no longer holds; DLMalloc may free any of them with a layout
+        // of its requested size (see `free_one`).
+        let churned = unsafe { helper.free(Request { frees, churn }) };
+        if let (Some(at), Some((before, layout))) = (churned, churn) {
+            if at == 0 {
+                self.assert_may_refuse(h, layout.size(), "free_elsewhere's own malloc");
+                self.outcome.refused += 1;
+            } else {
+                let p = at as *mut u8;
+                let what = "free_elsewhere's own malloc";
+                assert_aligned(
+                    p,
+                    layout.align().max(2 * core::mem::size_of::<usize>()),
+                    what,
+                );
+                // Live then: the blocks live now, and those of the batch
+                // freed after it.
+                assert_disjoint(&self.live, p, layout.size(), None);
+                assert_disjoint(&blocks[before..], p, layout.size(), None);
             }
         }
     }
@@ -795,6 +889,8 @@ impl Run<'_> {
     /// mspaces: each must hold no block any more and give back all it
     /// mapped.
     fn finish(&mut self) {
+        // The helper thread's exit gives its cache back, before the checks.
+        self.helper = None;
         // SAFETY: every block is live in its heap; the mspaces are live and
         // no block of theirs survives their destruction.
         unsafe {
