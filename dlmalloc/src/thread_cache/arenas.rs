@@ -98,13 +98,19 @@ pub(super) fn owner_of(block: *const u8) -> Option<usize> {
     (index < COUNT.load(Ordering::Relaxed)).then_some(index)
 }
 
-/// The heap of arena `index`, which a thread has taken (so it exists).
+/// The heap of arena `index`, which a thread has taken or which holds a
+/// block (so it exists: only a pointer this allocator never returned can
+/// lie in the region of an arena without a heap).
 #[inline]
 fn heap(index: usize) -> MspaceHandle {
-    let msp = HEAPS[index].load(Ordering::Acquire);
+    let Some(msp) = NonNull::new(HEAPS[index].load(Ordering::Acquire)) else {
+        super::abort(
+            c"thread cache: a freed pointer lies in an arena that holds no block (a pointer this allocator never returned)",
+        );
+    };
     // SAFETY: an arena's mspace is created before any thread uses it or any
     // block of it exists, is locked, and is never destroyed.
-    unsafe { MspaceHandle::new(NonNull::new(msp).expect("arena in use before its heap exists")) }
+    unsafe { MspaceHandle::new(msp) }
 }
 
 /// Takes an arena for a thread: the one fewest threads use (creating its
