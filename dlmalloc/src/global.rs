@@ -162,8 +162,10 @@ unsafe impl GlobalAlloc for DLMalloc {
 impl DLMalloc {
     /// `realloc` of a block of an arena: within one cached class (the
     /// caller moved blocks between classes), in place when the block holds
-    /// the new size (read from its header, without the arena's lock); else
-    /// the core's, which gives the block to its arena (under that arena's
+    /// the new size (read from its header, without the arena's lock); to a
+    /// size arenas do not serve, moved to the global heap (a growing vector
+    /// then reaches the heap that can grow its mapping in place); else the
+    /// core's, which gives the block to its arena (under that arena's
     /// lock), shrinks it there or grows it in place when it can. (A block
     /// the core resized holds its exact size, not its class's largest.)
     ///
@@ -178,6 +180,21 @@ impl DLMalloc {
                 .is_some_and(|holds| holds >= new_size)
         {
             return ptr;
+        }
+        if !thread_cache::arena_serves(new_size, layout.align()) {
+            // SAFETY: `new_size` is non-zero and forms a valid layout with
+            // the alignment (GlobalAlloc::realloc's contract).
+            let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let moved = GlobalHeap.alloc(new);
+            if !moved.is_null() {
+                // SAFETY: both blocks are live and distinct; the old one is
+                // freed once, with its layout, and not used again.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+            }
+            return moved;
         }
         // SAFETY: GlobalAlloc::realloc's contract is realloc_layout's; the
         // core's dlrealloc takes blocks of arenas (attached heaps).

@@ -63,3 +63,9 @@ pub(crate) unsafe fn free_arena_block(_block: *mut u8) {}
 pub(crate) fn alloc_in_arena(_layout: core::alloc::Layout) -> *mut u8 {
     core::ptr::null_mut()
 }
+
+/// No arenas serve anything.
+#[inline(always)]
+pub(crate) fn arena_serves(_size: usize, _align: usize) -> bool {
+    false
+}

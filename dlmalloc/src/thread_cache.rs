@@ -203,13 +203,22 @@ fn arena_to_allocate() -> Option<usize> {
 /// block on its own unless the program lowers that threshold.
 const MAX_ARENA_REQUEST: usize = 128 << 10;
 
+/// Whether requests of `size` bytes and `align` alignment may come from an
+/// arena (the cache's sizes and up to [`MAX_ARENA_REQUEST`]). Larger
+/// blocks belong in the global heap, which can grow a mapped block in place
+/// (`custom_mremap`); an arena cannot.
+#[inline]
+pub(crate) fn arena_serves(size: usize, align: usize) -> bool {
+    size <= MAX_ARENA_REQUEST && align <= dlmalloc_sys::MALLOC_ALIGNMENT
+}
+
 /// A block for `layout` from this thread's arena when the cache does not
 /// serve it but an arena does (up to [`MAX_ARENA_REQUEST`] bytes, default
 /// alignment), readied as [`prepare`] does; null otherwise, or when the
 /// arena cannot grow (the caller then goes to the global heap).
 #[inline]
 pub(crate) fn alloc_in_arena(layout: core::alloc::Layout) -> *mut u8 {
-    if layout.size() > MAX_ARENA_REQUEST || layout.align() > dlmalloc_sys::MALLOC_ALIGNMENT {
+    if !arena_serves(layout.size(), layout.align()) {
         return core::ptr::null_mut();
     }
     let Some(arena) = arena_to_allocate() else {
