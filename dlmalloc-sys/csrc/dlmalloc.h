@@ -102,7 +102,8 @@ size_t dlbulk_malloc(size_t bytes, void **array, size_t n);
 /* Attaches `count` mspaces to the dl* API: a block at address a with
  * base <= a < base + (count << shift) belongs to heaps[(a - base) >> shift],
  * a NULL entry meaning that region has no heap yet (the caller fills the
- * array as it creates them; it must outlive the process's use of the heap).
+ * array as it creates them; it must outlive the process's use of the heap,
+ * and an attached heap must never be destroyed).
  * dlfree, dlrealloc, dlrealloc_in_place and dlbulk_free then give such a
  * block to its own heap, and dlmallinfo, dlmalloc_footprint,
  * dlmalloc_max_footprint (the sum of each heap's peak), dlmalloc_trim,

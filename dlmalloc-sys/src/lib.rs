@@ -252,7 +252,8 @@ unsafe extern "C" {
     /// Attaches `count` mspaces to the `dl*` API: a block at address `a`
     /// with `base <= a < base + (count << shift)` belongs to
     /// `heaps[(a - base) >> shift]` (null: that region has no heap yet; the
-    /// caller fills the array as it creates them and keeps it alive).
+    /// caller fills the array as it creates them and keeps it alive; an
+    /// attached heap must never be destroyed).
     /// [`dlfree`], [`dlrealloc`], [`dlrealloc_in_place`] and [`dlbulk_free`]
     /// then give such a block to its own heap, and [`dlmallinfo`],
     /// [`dlmalloc_footprint`], [`dlmalloc_max_footprint`] (the sum of each
