@@ -142,7 +142,13 @@ pub(super) unsafe fn take() -> Option<usize> {
             )
         };
         if msp.is_null() {
-            return None;
+            // No new heap now (the footprint limit, say): share the least
+            // used of those that exist, if any.
+            let existing = (0..count)
+                .filter(|&i| !HEAPS[i].load(Ordering::Relaxed).is_null())
+                .min_by_key(|&i| ARENAS[i].users.load(Ordering::Relaxed))?;
+            ARENAS[existing].users.fetch_add(1, Ordering::Relaxed);
+            return Some(existing);
         }
         HEAPS[index].store(msp, Ordering::Release);
     }
