@@ -1,7 +1,9 @@
-//! Forking while other threads allocate through their caches: the child
-//! (where only the forking thread lives on) gets the dead threads' cached
-//! blocks back into its heap, allocates normally, and its heap check is
-//! clean. A child that deadlocks fails the test instead of hanging it.
+//! Forking while other threads allocate through their caches and arenas:
+//! more threads than there can be arenas (at most 32), so every arena is
+//! in use at the fork. The child (where only the forking thread lives on)
+//! gets the dead threads' cached blocks back into their heaps, allocates
+//! normally, and its heap check is clean. A child that deadlocks fails the
+//! test instead of hanging it.
 #![cfg(target_os = "linux")]
 
 use std::sync::Arc;
@@ -15,7 +17,9 @@ use dlmalloc_platform_std as _;
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
 
-const FORKS: usize = 40;
+const FORKS: usize = 16;
+/// Threads allocating meanwhile: more than the most arenas there can be.
+const WORKERS: usize = 34;
 const CHILD_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Exit codes of the child, one per failed check.
@@ -48,7 +52,7 @@ fn child_work() -> i32 {
 #[test]
 fn fork_while_threads_allocate_through_their_caches() {
     let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..3)
+    let workers: Vec<_> = (0..WORKERS)
         .map(|t| {
             let stop = stop.clone();
             thread::spawn(move || {
