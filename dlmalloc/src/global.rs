@@ -131,17 +131,9 @@ unsafe impl GlobalAlloc for DLMalloc {
             // SAFETY: `new_size` is non-zero and forms a valid layout with
             // the alignment (GlobalAlloc::realloc's contract).
             let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            // SAFETY: a non-zero size.
-            let moved = unsafe { self.alloc(new) };
-            if !moved.is_null() {
-                // SAFETY: both blocks are live and distinct; the old one is
-                // freed once, with its layout, and not used again.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
-                    self.dealloc(ptr, layout);
-                }
-            }
-            return moved;
+            // SAFETY: a non-zero size; then the caller's block and a fresh
+            // one of `new_size` bytes (or null).
+            return unsafe { self.move_into(ptr, layout, self.alloc(new), new_size) };
         }
         if thread_cache::in_arena(ptr) {
             // SAFETY: GlobalAlloc::realloc's contract, for an arena's block.
@@ -160,6 +152,33 @@ unsafe impl GlobalAlloc for DLMalloc {
 }
 
 impl DLMalloc {
+    /// The end of a realloc that moves: copies the kept bytes of `ptr` into
+    /// `moved` and frees `ptr`. Returns `moved`; when it is null (no
+    /// memory) the old block stays as it was.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this allocator allocated with `layout`, and
+    /// `moved` is null or a fresh block of at least `new_size` bytes,
+    /// distinct from it. After a non-null return only `moved` may be used.
+    unsafe fn move_into(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        moved: *mut u8,
+        new_size: usize,
+    ) -> *mut u8 {
+        if !moved.is_null() {
+            // SAFETY: both blocks are live and distinct; the old one is freed
+            // once, with its layout, and not used again (contract).
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        moved
+    }
+
     /// `realloc` of a block of an arena: within one cached class (the
     /// caller moved blocks between classes), in place when the block holds
     /// the new size (read from its header, without the arena's lock); to a
@@ -185,16 +204,9 @@ impl DLMalloc {
             // SAFETY: `new_size` is non-zero and forms a valid layout with
             // the alignment (GlobalAlloc::realloc's contract).
             let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            let moved = GlobalHeap.alloc(new);
-            if !moved.is_null() {
-                // SAFETY: both blocks are live and distinct; the old one is
-                // freed once, with its layout, and not used again.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
-                    self.dealloc(ptr, layout);
-                }
-            }
-            return moved;
+            // SAFETY: the caller's block and a fresh one of `new_size` bytes
+            // (or null).
+            return unsafe { self.move_into(ptr, layout, GlobalHeap.alloc(new), new_size) };
         }
         // SAFETY: GlobalAlloc::realloc's contract is realloc_layout's; the
         // core's dlrealloc takes blocks of arenas (attached heaps).
