@@ -27,7 +27,9 @@
 //! before [`DLMalloc`](crate::DLMalloc) computes statistics, trims or
 //! checks the heap (see [`registry`]).
 //! Frees from another thread than the allocating one are fine: the block
-//! joins the freeing thread's cache.
+//! joins the freeing thread's cache; when it leaves that cache it goes onto
+//! its arena's remote list, which the arena's own thread takes into its
+//! cache on its next miss (see [`arenas`]).
 
 mod arenas;
 mod bins;
@@ -268,6 +270,12 @@ const REFILL: usize = 8;
 /// thread's byte bound does not admit go back).
 #[cold]
 fn refill(class: usize) -> *mut u8 {
+    if let Some(arena) = registered_arena() {
+        let reused = reuse_queued(arena, class);
+        if !reused.is_null() {
+            return reused;
+        }
+    }
     let mut fresh = [core::ptr::null_mut::<u8>(); REFILL];
     let wanted = if is_exact(class) { REFILL } else { 1 };
     // The request is the largest of the class, so every block holds it.
@@ -301,6 +309,45 @@ fn refill(class: usize) -> *mut u8 {
     unsafe { prepare(fresh[0]) };
     fresh[0]
 }
+/// Serves a miss in `class` from the blocks other threads freed for this
+/// thread's arena `arena`, if any wait: they join this cache as far as its
+/// bounds admit, and only the rest go back to the arena under its lock. So
+/// a thread whose blocks another thread frees (a producer and its consumer)
+/// takes no lock in the steady state. Returns a block of `class`, or null.
+fn reuse_queued(arena: usize, class: usize) -> *mut u8 {
+    let queued = arenas::take_remote(arena);
+    if queued.is_null() {
+        return core::ptr::null_mut();
+    }
+    let secret = secret();
+    let adopted = CACHE
+        .try_with(|cache| {
+            cache.with_bins(|bins| {
+                // SAFETY: the list was taken from this thread's arena; the
+                // bins hold only cached blocks.
+                unsafe {
+                    let rest =
+                        bins.adopt_queued(queued, |block| arenas::may_queue_for(arena, block))?;
+                    Ok((rest, bins.pop(class)?))
+                }
+            })
+        })
+        .ok()
+        .flatten();
+    match adopted {
+        Some(Ok((rest, block))) => {
+            arenas::free_queued(arena, rest, secret);
+            block
+        }
+        Some(Err(corruption)) => report(corruption),
+        None => {
+            // The cache cannot be used now (a flush is under way).
+            arenas::free_queued(arena, queued, secret);
+            core::ptr::null_mut()
+        }
+    }
+}
+
 /// Keeps `block` (allocated with a request of `size` bytes,
 /// `1..=MAX_CACHED_REQUEST`) in this thread's cache. Returns `false` if the
 /// cache cannot take it; the caller then frees it to the heap.

@@ -53,6 +53,10 @@ fn misuse(case: &str) {
                 DLMalloc.dealloc(block, layout);
                 double_free_of_a_block_queued_for_its_arena(layout);
             }
+            "double_free_adopted" => {
+                DLMalloc.dealloc(block, layout);
+                double_free_of_a_block_its_owner_took_back(layout);
+            }
             _ => panic!("unknown case {case}"),
         }
     }
@@ -76,17 +80,64 @@ unsafe fn double_free_of_a_block_queued_for_its_arena(layout: Layout) {
         owner_waits.recv().ok(); // stays alive, so its arena is in use
     });
     let block = from_owner.recv().unwrap() as *mut u8;
-    // SAFETY: fresh blocks, freed once each: the run of frees makes this
-    // thread's cache step aside.
+    // SAFETY: deliberate misuse (the contract of this function).
+    unsafe {
+        bypass_own_cache(layout);
+        DLMalloc.dealloc(block, layout);
+        DLMalloc.dealloc(block, layout);
+    }
+    to_owner.send(()).ok();
+    owner.join().ok();
+}
+
+/// Frees a run of blocks, so that this thread's cache steps aside and its
+/// next frees of other arenas' blocks go onto their remote lists.
+///
+/// # Safety
+///
+/// None beyond `layout` having a non-zero size.
+unsafe fn bypass_own_cache(layout: Layout) {
+    // SAFETY: fresh blocks, freed once each.
     unsafe {
         let run: Vec<*mut u8> = (0..5000).map(|_| DLMalloc.alloc(layout)).collect();
         for b in run {
             DLMalloc.dealloc(b, layout);
         }
-        DLMalloc.dealloc(block, layout);
+    }
+}
+
+/// A block that another thread freed onto its owner's remote list, which
+/// the owner's cache then took back on a miss of another size class, freed
+/// again by its owner: the tag it kept from the queue catches the second
+/// free in the owner's cache.
+///
+/// # Safety
+///
+/// None; deliberate misuse, run only in a child process.
+unsafe fn double_free_of_a_block_its_owner_took_back(layout: Layout) {
+    let (to_main, from_owner) = std::sync::mpsc::channel::<usize>();
+    let (to_owner, owner_waits) = std::sync::mpsc::channel::<()>();
+    let owner = std::thread::spawn(move || {
+        // SAFETY: a non-zero size.
+        let block = unsafe { DLMalloc.alloc(layout) };
+        to_main.send(block as usize).unwrap();
+        owner_waits.recv().unwrap();
+        // A first request of another class misses, and the miss takes the
+        // remote list (the block) into the cache.
+        let other = Layout::from_size_align(200, 8).unwrap();
+        // SAFETY: a non-zero size; then the second free of `block`.
+        unsafe {
+            std::hint::black_box(DLMalloc.alloc(other));
+            DLMalloc.dealloc(block, layout);
+        }
+    });
+    let block = from_owner.recv().unwrap() as *mut u8;
+    // SAFETY: `block` is live; this is its first free.
+    unsafe {
+        bypass_own_cache(layout);
         DLMalloc.dealloc(block, layout);
     }
-    to_owner.send(()).ok();
+    to_owner.send(()).unwrap();
     owner.join().ok();
 }
 
@@ -111,6 +162,11 @@ fn double_free_is_detected() {
 #[test]
 fn double_free_of_a_block_queued_for_its_arena_is_detected() {
     assert_aborted_with("double_free_queued", "thread cache: double free");
+}
+
+#[test]
+fn double_free_of_a_block_its_owner_took_back_is_detected() {
+    assert_aborted_with("double_free_adopted", "thread cache: double free");
 }
 
 #[test]

@@ -3,7 +3,10 @@
 //! [`crate::report`] turns into the tables and the plot.
 //!
 //! ```text
-//! BIN run [--quick] [--rounds N] --out RAW.csv   measure everything
+//! BIN run [--quick] [--rounds N] [--only NAME] --out RAW.csv
+//!                                                measure everything (or only
+//!                                                the timed workloads whose
+//!                                                name contains NAME)
 //! BIN rss ALLOCATOR WORKLOAD [--quick]           one footprint child
 //! BIN report [--quick] --out DIR RAW.csv...      write results.{md,csv,svg}
 //! ```
@@ -80,7 +83,8 @@ pub fn main(source: &str, contenders: &[Contender], arenas: &[ArenaContender]) {
                 None if scale == Scale::Quick => 1,
                 None => 5,
             };
-            let raw = run(source, contenders, arenas, scale, rounds);
+            let only = flag_value(&args, "--only");
+            let raw = run(source, contenders, arenas, scale, rounds, only.as_deref());
             std::fs::write(&out, raw).unwrap_or_else(|e| panic!("cannot write {out}: {e}"));
         }
         Some("rss") => {
@@ -114,20 +118,23 @@ pub fn main(source: &str, contenders: &[Contender], arenas: &[ArenaContender]) {
         }
         _ => {
             eprintln!(
-                "usage: {source} run [--quick] [--rounds N] --out RAW.csv | rss ALLOCATOR WORKLOAD [--quick] | report [--quick] --out DIR RAW.csv..."
+                "usage: {source} run [--quick] [--rounds N] [--only NAME] --out RAW.csv | rss ALLOCATOR WORKLOAD [--quick] | report [--quick] --out DIR RAW.csv..."
             );
             std::process::exit(2);
         }
     }
 }
 
-/// Every measurement of this binary, as raw CSV rows.
+/// Every measurement of this binary, as raw CSV rows; with `only`, just the
+/// timed workloads whose name contains it (a developer's quick look at one
+/// row: no arena fill, no footprint children).
 fn run(
     source: &str,
     contenders: &[Contender],
     arenas: &[ArenaContender],
     scale: Scale,
     rounds: usize,
+    only: Option<&str>,
 ) -> String {
     // A run longer than this stops early and the cell keeps that one round:
     // allocators whose cost grows with the heap would otherwise take
@@ -143,6 +150,9 @@ fn run(
     let started = Instant::now();
     for workload in workloads::ALL {
         let name = workload.name();
+        if only.is_some_and(|only| !name.contains(only)) {
+            continue;
+        }
         let mut capped = vec![false; contenders.len()];
         for round in 0..rounds {
             // Each round starts with a different allocator, so slow drift
@@ -183,6 +193,9 @@ fn run(
             "[{:>6.1}s] {source}: {name} done",
             started.elapsed().as_secs_f64()
         );
+    }
+    if only.is_some() {
+        return rows.out;
     }
     for contender in arenas {
         let fill = arena::utilisation(contender);

@@ -15,6 +15,8 @@
 //! - **Frees from other threads** go onto the arena's
 //!   [`RemoteFrees`](super::remote::RemoteFrees) list, unless no thread uses
 //!   the arena, in which case the freeing thread frees them under its lock.
+//!   A thread of the arena takes the list on a cache miss and keeps what
+//!   its cache can hold (see `thread_cache::reuse_queued`).
 //! - **Memory goes back.** An arena is an ordinary mspace: it trims its top
 //!   and releases free segments as any heap does, through its region.
 //! - **One heap for the C API.** The arenas are attached to the core's
@@ -33,7 +35,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use super::region::{self, Region};
-use super::remote::RemoteFrees;
+use super::remote::{self, RemoteFrees};
 use crate::heap::MspaceHandle;
 
 /// Arenas at most; the number used is four per core within this bound.
@@ -295,7 +297,30 @@ unsafe fn free_batch(
 
 /// Frees what other threads queued for arena `index`, under its lock.
 pub(super) fn drain_remote(index: usize, secret: usize) {
-    let arena = &ARENAS[index];
+    free_queued(index, take_remote(index), secret);
+}
+
+/// Takes the list of blocks other threads queued for arena `index`: its
+/// first block, or null (see [`RemoteFrees::take`]).
+#[inline]
+pub(super) fn take_remote(index: usize) -> *mut u8 {
+    ARENAS[index].remote.take()
+}
+
+/// Whether `block` may be on arena `index`'s remote list: a block address
+/// in its region.
+#[inline]
+pub(super) fn may_queue_for(index: usize, block: *mut u8) -> bool {
+    owner_of(block) == Some(index) && block.addr() % dlmalloc_sys::MALLOC_ALIGNMENT == 0
+}
+
+/// Frees a list of blocks queued for arena `index` (from [`take_remote`],
+/// or what the cache did not keep of one) under the arena's lock, in
+/// batches.
+pub(super) fn free_queued(index: usize, first: *mut u8, secret: usize) {
+    if first.is_null() {
+        return;
+    }
     let msp = heap(index).as_ptr();
     let mut batch = [ptr::null_mut::<u8>(); DRAIN_BATCH];
     let mut filled = 0;
@@ -306,13 +331,13 @@ pub(super) fn drain_remote(index: usize, secret: usize) {
         };
         *filled = 0;
     };
-    // SAFETY: only blocks of this arena are pushed onto its list.
+    // SAFETY: the list was taken from the arena's remote list, onto which
+    // only blocks of this arena are pushed.
     let drained = unsafe {
-        arena.remote.take_all(
+        remote::walk(
+            first,
             secret,
-            |block| {
-                owner_of(block) == Some(index) && block.addr() % dlmalloc_sys::MALLOC_ALIGNMENT == 0
-            },
+            |block| may_queue_for(index, block),
             |block| {
                 batch[filled] = block;
                 filled += 1;

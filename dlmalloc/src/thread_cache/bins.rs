@@ -155,6 +155,27 @@ pub(crate) unsafe fn class_for_free(block: *mut u8, size: usize) -> Option<usize
     Some(class_held_by(usable))
 }
 
+/// Most usable bytes of a queued block the cache adopts
+/// ([`Bins::adopt_queued`]): the largest class's request plus one step, so
+/// an adopted block wastes no more than rounding to a class does.
+const MAX_ADOPTED: usize = MAX_CACHED_REQUEST + MAX_CACHED_REQUEST / STEPS_PER_DOUBLING;
+
+/// The largest class whose request fits in a block of `usable` bytes (its
+/// chunk's, read from the header), or `None` when the block is larger than
+/// the cache keeps.
+#[inline]
+fn class_of_usable(usable: usize) -> Option<usize> {
+    if usable <= EXACT_MAX_REQUEST {
+        // Chunk sizes are multiples of the alignment, so `usable` is the
+        // largest request of its exact class.
+        Some(class_for_request(usable))
+    } else if usable < MAX_ADOPTED {
+        Some(class_held_by(usable))
+    } else {
+        None
+    }
+}
+
 /// The largest class whose request fits in `usable` bytes, for a block that
 /// holds more than [`EXACT_MAX_REQUEST`] bytes.
 #[inline]
@@ -440,6 +461,60 @@ impl Bins {
             taken += 1;
         }
         taken
+    }
+
+    /// Keeps the blocks of a list that other threads queued for this
+    /// thread's arena (from `RemoteFrees::take`), each in the largest class
+    /// its chunk holds, as far as the class's and the thread's bounds
+    /// admit. Returns the blocks it did not keep, still linked and tagged,
+    /// for the caller to free to the arena. The queued tag is the cached
+    /// one, so a kept block is cached as it stands. Errors at a link that
+    /// `holds` does not accept (the rest stays in use).
+    ///
+    /// # Safety
+    ///
+    /// `first` starts a taken list, which the caller owns, of blocks pushed
+    /// under `RemoteFrees::push`'s contract (live blocks of the arena).
+    pub(crate) unsafe fn adopt_queued(
+        &mut self,
+        first: *mut u8,
+        holds: impl Fn(*mut u8) -> bool,
+    ) -> Result<*mut u8, Corruption> {
+        let secret = self.secret;
+        let mut rest = ptr::null_mut();
+        let mut at = first;
+        while !at.is_null() {
+            if !holds(at) {
+                return Err(Corruption::BrokenLink);
+            }
+            // SAFETY: `at` is a queued block of the arena (checked above),
+            // live for the core, with its header before it (contract).
+            let (next, usable) = unsafe {
+                (
+                    unmask(at.cast::<usize>().read(), at, secret),
+                    dlmalloc_sys::usable_size_unmapped(at.cast()),
+                )
+            };
+            let fits = usable.and_then(class_of_usable).filter(|&class| {
+                let entry = &self.classes[class];
+                entry.count < entry.limit && self.cached_bytes + entry.bytes <= MAX_CACHED_BYTES
+            });
+            if let Some(class) = fits {
+                let entry = &mut self.classes[class];
+                // SAFETY: the block is the caller's (contract); it keeps its
+                // tag.
+                unsafe { link_to(at, entry.head, secret) };
+                entry.head = at;
+                entry.count += 1;
+                self.cached_bytes += entry.bytes;
+            } else {
+                // SAFETY: as above.
+                unsafe { link_to(at, rest, secret) };
+                rest = at;
+            }
+            at = next;
+        }
+        Ok(rest)
     }
 
     /// Walks a list of blocks that left the cache (from

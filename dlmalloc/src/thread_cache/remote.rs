@@ -1,8 +1,9 @@
 //! Blocks freed by threads that do not own the block's arena: a lock-free
 //! list per arena that any thread pushes onto with one compare-and-swap
 //! (a whole batch at once) and that the arena's owner takes in one swap on
-//! its next cache miss, to free the blocks under its own lock. Frees from
-//! other threads so never wait for the owner's lock, nor make it wait.
+//! its next cache miss: the blocks join its cache, and those the cache
+//! cannot keep are freed under the arena's lock. Frees from other threads
+//! so never wait for the owner's lock, nor make it wait.
 //!
 //! A queued block carries the same tag as a cached one (its second word),
 //! and its link is masked like the cache's, so a second free of a queued
@@ -66,33 +67,42 @@ impl RemoteFrees {
         }
     }
 
-    /// Takes every queued block and calls `free` with each (tag cleared).
-    /// Stops with an error at a link that does not lead to a block of the
-    /// arena (`holds` says which addresses do); the rest stay in use.
-    ///
-    /// # Safety
-    ///
-    /// Only blocks of the arena were pushed ([`push`](RemoteFrees::push)'s
-    /// contract).
-    pub(super) unsafe fn take_all(
-        &self,
-        secret: usize,
-        holds: impl Fn(*mut u8) -> bool,
-        mut free: impl FnMut(*mut u8),
-    ) -> Result<(), Corruption> {
-        let mut at = self.head.swap(ptr::null_mut(), Ordering::Acquire);
-        while !at.is_null() {
-            if !holds(at) {
-                return Err(Corruption::BrokenLink);
-            }
-            // SAFETY: `at` is a queued block of the arena (checked above);
-            // the swap made the whole list this thread's.
-            let next = unsafe { unlink_from(at, secret) };
-            free(at);
-            at = next;
-        }
-        Ok(())
+    /// Takes every queued block: the first of the list (null if none),
+    /// whose blocks stay linked and tagged, for [`walk`] or the cache
+    /// (`Bins::adopt_queued`).
+    #[inline]
+    pub(super) fn take(&self) -> *mut u8 {
+        self.head.swap(ptr::null_mut(), Ordering::Acquire)
     }
+}
+
+/// Calls `free` with each block of a list [`RemoteFrees::take`] returned
+/// (tag cleared). Stops with an error at a link that does not lead to a
+/// block of the arena (`holds` says which addresses do); the rest stay in
+/// use.
+///
+/// # Safety
+///
+/// `first` starts a taken list, which the caller owns; only blocks of the
+/// arena were pushed ([`RemoteFrees::push`]'s contract).
+pub(super) unsafe fn walk(
+    first: *mut u8,
+    secret: usize,
+    holds: impl Fn(*mut u8) -> bool,
+    mut free: impl FnMut(*mut u8),
+) -> Result<(), Corruption> {
+    let mut at = first;
+    while !at.is_null() {
+        if !holds(at) {
+            return Err(Corruption::BrokenLink);
+        }
+        // SAFETY: `at` is a queued block of the arena (checked above) on a
+        // list the caller owns.
+        let next = unsafe { unlink_from(at, secret) };
+        free(at);
+        at = next;
+    }
+    Ok(())
 }
 
 /// Links `block` to `next` and tags it; a block already tagged is a double
