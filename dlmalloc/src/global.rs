@@ -61,20 +61,13 @@ unsafe impl GlobalAlloc for DLMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if thread_cache::serves(layout.size(), layout.align()) {
-            let cached = thread_cache::alloc(layout.size());
+            let cached = thread_cache::take(layout.size());
             if !cached.is_null() {
                 return cached;
             }
-            let fresh = GlobalHeap.alloc(layout);
-            // SAFETY: a fresh block of a size the cache serves.
-            unsafe { thread_cache::prepare(fresh) };
-            return fresh;
         }
-        let fresh = thread_cache::alloc_in_arena(layout);
-        if !fresh.is_null() {
-            return fresh;
-        }
-        GlobalHeap.alloc(layout)
+        // SAFETY: GlobalAlloc::alloc's contract, which the caller upholds.
+        unsafe { self.alloc_slow(layout) }
     }
 
     #[inline]
@@ -101,22 +94,14 @@ unsafe impl GlobalAlloc for DLMalloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if thread_cache::serves(layout.size(), layout.align())
             // SAFETY: the caller guarantees `ptr` is a live block of this
-            // allocator (the global heap) allocated or reallocated with
-            // `layout`, which it gives up.
-            && unsafe { thread_cache::free(ptr, layout.size()) }
+            // allocator allocated or reallocated with `layout`, which it
+            // gives up.
+            && unsafe { thread_cache::keep(ptr, layout.size()) }
         {
             return;
         }
-        if thread_cache::in_arena(ptr) {
-            // SAFETY: a live block of an arena, given up (caller's contract);
-            // its second word is the program's or `prepare`'s.
-            unsafe { thread_cache::free_arena_block(ptr) };
-            return;
-        }
-        // SAFETY: the caller guarantees `ptr` was allocated by this allocator,
-        // and it is not an arena's, so it is the global heap's; it is not
-        // used again.
-        unsafe { GlobalHeap.dealloc(ptr) }
+        // SAFETY: GlobalAlloc::dealloc's contract, which the caller upholds.
+        unsafe { self.dealloc_slow(ptr, layout) }
     }
 
     #[inline]
@@ -152,6 +137,63 @@ unsafe impl GlobalAlloc for DLMalloc {
 }
 
 impl DLMalloc {
+    /// Everything [`alloc`](GlobalAlloc::alloc) does past a cache hit: a
+    /// miss refills the cache, larger blocks come from the thread's arena or
+    /// the global heap. Kept out of line, so that the hit path inlined into
+    /// the program saves no registers.
+    ///
+    /// # Safety
+    ///
+    /// `GlobalAlloc::alloc`'s contract.
+    #[inline(never)]
+    unsafe fn alloc_slow(&self, layout: Layout) -> *mut u8 {
+        if thread_cache::serves(layout.size(), layout.align()) {
+            let cached = thread_cache::alloc(layout.size());
+            if !cached.is_null() {
+                return cached;
+            }
+            let fresh = GlobalHeap.alloc(layout);
+            // SAFETY: a fresh block of a size the cache serves.
+            unsafe { thread_cache::prepare(fresh) };
+            return fresh;
+        }
+        let fresh = thread_cache::alloc_in_arena(layout);
+        if !fresh.is_null() {
+            return fresh;
+        }
+        GlobalHeap.alloc(layout)
+    }
+
+    /// Everything [`dealloc`](GlobalAlloc::dealloc) does when the cache
+    /// does not simply keep the block: a full class gives half back, a
+    /// streak of frees gives the cache back, other blocks go to their arena
+    /// or the global heap. Kept out of line, as [`alloc_slow`](Self::alloc_slow).
+    ///
+    /// # Safety
+    ///
+    /// `GlobalAlloc::dealloc`'s contract.
+    #[inline(never)]
+    unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
+        if thread_cache::serves(layout.size(), layout.align())
+            // SAFETY: the caller guarantees `ptr` is a live block of this
+            // allocator (the global heap) allocated or reallocated with
+            // `layout`, which it gives up.
+            && unsafe { thread_cache::free(ptr, layout.size()) }
+        {
+            return;
+        }
+        if thread_cache::in_arena(ptr) {
+            // SAFETY: a live block of an arena, given up (caller's contract);
+            // its second word is the program's or `prepare`'s.
+            unsafe { thread_cache::free_arena_block(ptr) };
+            return;
+        }
+        // SAFETY: the caller guarantees `ptr` was allocated by this allocator,
+        // and it is not an arena's, so it is the global heap's; it is not
+        // used again.
+        unsafe { GlobalHeap.dealloc(ptr) }
+    }
+
     /// The end of a realloc that moves: copies the kept bytes of `ptr` into
     /// `moved` and frees `ptr`. Returns `moved`; when it is null (no
     /// memory) the old block stays as it was.

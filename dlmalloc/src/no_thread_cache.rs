@@ -12,8 +12,24 @@ pub(crate) fn serves(_size: usize, _align: usize) -> bool {
 
 /// Unreachable: [`serves`] is false.
 #[inline(always)]
+pub(crate) fn take(_size: usize) -> *mut u8 {
+    core::ptr::null_mut()
+}
+
+/// Unreachable: [`serves`] is false.
+#[inline(always)]
 pub(crate) fn alloc(_size: usize) -> *mut u8 {
     core::ptr::null_mut()
+}
+
+/// Unreachable: [`serves`] is false.
+///
+/// # Safety
+///
+/// None needed; it keeps the real cache's signature.
+#[inline(always)]
+pub(crate) unsafe fn keep(_block: *mut u8, _size: usize) -> bool {
+    false
 }
 
 /// Unreachable: [`serves`] is false.

@@ -21,8 +21,8 @@
 //! thread; a miss in a class up to 1 KiB refills it with 8 blocks in one
 //! locked call (a larger class takes just the block it needs), a full
 //! class gives its older half back in one locked bulk free, and a thread
-//! that only frees (4096 small blocks in a row, fewer large ones) gives
-//! its cache back and bypasses it until it allocates again. A thread's
+//! that only frees (about 4096 small blocks in a row, fewer large ones)
+//! gives its cache back and bypasses it until it allocates again. A thread's
 //! cache goes back to the heap when the thread exits, and every cache does
 //! before [`DLMalloc`](crate::DLMalloc) computes statistics, trims or
 //! checks the heap (see [`registry`]).
@@ -53,8 +53,9 @@ pub(crate) struct ThreadCache {
     busy: AtomicBool,
     /// Set by a flusher: the owner keeps off `bins` until it is cleared.
     flush_requested: AtomicBool,
-    /// Whether the cache is listed in the registry (owner only).
-    registered: Cell<bool>,
+    /// [`UNREGISTERED`], [`REGISTERED`] (listed in the registry) or
+    /// [`GONE`] (the thread is exiting); owner only.
+    state: Cell<u8>,
     /// (previous, next) in the registry's list; registry lock only.
     links: Cell<(*const ThreadCache, *const ThreadCache)>,
     /// The blocks: owner only, or a flusher once the owner is stopped.
@@ -67,12 +68,20 @@ pub(crate) struct ThreadCache {
 /// [`ThreadCache::arena`] when the thread has none.
 const NO_ARENA: usize = usize::MAX;
 
+/// [`ThreadCache::state`]: not yet used.
+const UNREGISTERED: u8 = 0;
+/// [`ThreadCache::state`]: listed in the registry, in use.
+const REGISTERED: u8 = 1;
+/// [`ThreadCache::state`]: given back at thread exit; the thread's last
+/// allocations go to the heaps directly.
+const GONE: u8 = 2;
+
 impl ThreadCache {
     const fn new() -> ThreadCache {
         ThreadCache {
             busy: AtomicBool::new(false),
             flush_requested: AtomicBool::new(false),
-            registered: Cell::new(false),
+            state: Cell::new(UNREGISTERED),
             links: Cell::new((core::ptr::null(), core::ptr::null())),
             bins: UnsafeCell::new(Bins::new()),
             arena: Cell::new(NO_ARENA),
@@ -83,7 +92,7 @@ impl ThreadCache {
     /// sends the caller to the locked heap.
     #[inline]
     fn with_bins<R>(&self, use_bins: impl FnOnce(&mut Bins) -> R) -> Option<R> {
-        if !self.registered.get() && !self.register() {
+        if self.state.get() != REGISTERED && !self.register() {
             return None;
         }
         self.busy.store(true, Ordering::Relaxed);
@@ -103,19 +112,26 @@ impl ThreadCache {
     }
 
     /// Lists this cache in the registry, on the thread's first small
-    /// allocation. `false` if caches cannot be used in this process.
+    /// allocation. `false` if caches cannot be used in this process, or no
+    /// more in this thread (it is exiting).
     #[cold]
     fn register(&self) -> bool {
-        if !registry::caches_available() {
+        if self.state.get() != UNREGISTERED || !registry::caches_available() {
+            return false;
+        }
+        // Arms the thread-exit hook; it fails once the thread's storage is
+        // being torn down, and then the cache stays unused.
+        if EXIT_HOOK.try_with(|_| ()).is_err() {
+            self.state.set(GONE);
             return false;
         }
         // SAFETY: not yet registered, so no flusher can reach the bins;
         // only this thread runs here.
         unsafe { (*self.bins.get()).set_secret(secret()) };
-        // SAFETY: the cache lives in this thread's storage until its
-        // destructor, which unregisters it first.
+        // SAFETY: the cache lives in this thread's storage until the
+        // thread ends, after the exit hook unregistered it.
         unsafe { registry::register(self) };
-        self.registered.set(true);
+        self.state.set(REGISTERED);
         true
     }
 
@@ -129,15 +145,13 @@ impl ThreadCache {
         let arena = self.arena.get();
         give_back_lists(lists, (arena != NO_ARENA).then_some(arena));
     }
-}
 
-impl Drop for ThreadCache {
-    fn drop(&mut self) {
-        if self.registered.get() {
+    /// Gives the cache and the arena back as the thread exits.
+    fn exit(&self) {
+        if self.state.replace(GONE) == REGISTERED {
             // SAFETY: registered and not yet removed; after this no flusher
             // can reach the cache, so its bins are the owner's alone.
             unsafe { registry::unregister(self) };
-            self.registered.set(false);
             self.give_back_all();
             // SAFETY: unregistered; the thread is exiting.
             unsafe { registry::leave_arena(self) };
@@ -145,15 +159,27 @@ impl Drop for ThreadCache {
     }
 }
 
-std::thread_local! {
-    static CACHE: ThreadCache = const { ThreadCache::new() };
+/// Runs [`ThreadCache::exit`] when the thread's storage is torn down.
+struct ExitHook;
+
+impl Drop for ExitHook {
+    fn drop(&mut self) {
+        CACHE.with(ThreadCache::exit);
+    }
 }
 
-/// This thread's cache, or null once its storage is gone (thread exit).
+std::thread_local! {
+    /// The thread's cache. It has no destructor of its own (the exit hook
+    /// empties it), so reaching it costs no check of a lazily registered
+    /// destructor's state: the hit path is a plain thread-local access.
+    static CACHE: ThreadCache = const { ThreadCache::new() };
+    /// Armed when the cache registers.
+    static EXIT_HOOK: ExitHook = const { ExitHook };
+}
+
+/// This thread's cache.
 fn current_cache() -> *const ThreadCache {
-    CACHE
-        .try_with(|cache| cache as *const ThreadCache)
-        .unwrap_or(core::ptr::null())
+    CACHE.with(|cache| cache as *const ThreadCache)
 }
 
 /// This thread's arena, if its cache took one.
@@ -190,7 +216,7 @@ fn take_arena_late() -> Option<usize> {
 fn arena_to_allocate() -> Option<usize> {
     let arena = CACHE
         .try_with(|cache| {
-            if !cache.registered.get() {
+            if cache.state.get() != REGISTERED {
                 cache.register();
             }
             cache.arena.get()
@@ -230,6 +256,62 @@ pub(crate) fn alloc_in_arena(layout: core::alloc::Layout) -> *mut u8 {
     // SAFETY: a fresh block (or null) of more than two words.
     unsafe { prepare(block) };
     block
+}
+
+/// A cached block of `size` bytes (`1..=MAX_CACHED_REQUEST`) if this
+/// thread's cache holds one now; null otherwise (a miss, or a cache not
+/// yet set up), and the caller then goes to [`alloc`]. The hit path alone,
+/// with no call that returns, so that the caller's fast path needs no
+/// saved registers.
+#[inline]
+pub(crate) fn take(size: usize) -> *mut u8 {
+    let class = class_for_request(size);
+    let taken = CACHE.with(|cache| {
+        if cache.state.get() != REGISTERED {
+            return None;
+        }
+        cache.with_bins(|bins| {
+            // SAFETY: the bins hold only cached blocks of the heaps.
+            unsafe { bins.pop(class) }
+        })
+    });
+    match taken {
+        Some(Ok(block)) => block,
+        Some(Err(corruption)) => report(corruption),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// Keeps `block` (allocated with a request of `size` bytes,
+/// `1..=MAX_CACHED_REQUEST`) in this thread's cache if that needs nothing
+/// else (see `Bins::try_push`); `false` leaves it to [`free`]. The common
+/// free alone, with no call that returns.
+///
+/// # Safety
+///
+/// As for [`free`].
+#[inline]
+pub(crate) unsafe fn keep(block: *mut u8, size: usize) -> bool {
+    // SAFETY: a live block of the heaps allocated with `size` bytes
+    // (contract).
+    let Some(class) = (unsafe { class_for_free(block, size) }) else {
+        return false;
+    };
+    let kept = CACHE.with(|cache| {
+        if cache.state.get() != REGISTERED {
+            return None;
+        }
+        cache.with_bins(|bins| {
+            // SAFETY: `block` is a live block of the class that the caller
+            // gives up (contract); the bins hold only cached blocks.
+            unsafe { bins.try_push(block, class) }
+        })
+    });
+    match kept {
+        Some(Ok(kept)) => kept,
+        Some(Err(corruption)) => report(corruption),
+        None => false,
+    }
 }
 
 /// A block of `size` bytes (`1..=MAX_CACHED_REQUEST`) from this thread's

@@ -62,8 +62,12 @@ const MAX_CACHED_BYTES: usize = 512 << 10;
 /// frees go straight to the heap until it allocates again. Otherwise the
 /// last cached blocks, scattered over the heap, would keep whole segments
 /// from being returned to the system after a program frees everything.
-/// A free adds one, plus one per [`STREAK_BYTES`] of its class: 4096 frees
-/// of the smallest blocks, about 1400 of 1 KiB, 63 of 32 KiB (where a count
+/// The streak counts the frees that the cache cannot take without giving
+/// blocks back (each block of a full class's evicted half, and each free
+/// the byte bound refuses), so the common free pays nothing for it; a
+/// thread that only frees reaches such frees once its classes are full.
+/// Each adds one, plus one per [`STREAK_BYTES`] of its class: 4096 frees of
+/// the smallest blocks, about 1400 of 1 KiB, 63 of 32 KiB (where a count
 /// alone would let a few hundred large frees pin tens of MiB).
 const STREAK_BEFORE_DRAINING: usize = 4096;
 /// Bytes of a freed block that weigh as much as one more free in the streak.
@@ -242,8 +246,8 @@ struct Class {
 
 impl Class {
     /// Detaches the older half of a full class; returns its first block
-    /// (the detached blocks stay linked, the last link is null) and the
-    /// bytes they counted.
+    /// (the detached blocks stay linked, the last link is null) and how many
+    /// blocks it holds.
     ///
     /// # Safety
     ///
@@ -268,9 +272,9 @@ impl Class {
                 .write(mask(ptr::null_mut(), last_kept, secret));
             first
         };
-        let bytes = (self.count - keep) * self.bytes;
+        let blocks = self.count - keep;
         self.count = keep;
-        (evicted, bytes)
+        (evicted, blocks)
     }
 }
 
@@ -350,7 +354,7 @@ impl Bins {
     pub(crate) unsafe fn pop(&mut self, class: usize) -> Result<*mut u8, Corruption> {
         let secret = self.secret;
         self.free_streak = 0;
-        let entry = &mut self.classes[class];
+        let entry = entry_of(&mut self.classes, class);
         let block = entry.head;
         if block.is_null() {
             return Ok(block);
@@ -359,7 +363,9 @@ impl Bins {
         // aligned, owned by this cache.
         let (link, tag) = unsafe { (block.cast::<usize>().read(), block.cast::<usize>().add(1)) };
         let next = unmask(link, block, secret);
-        if next.addr() % MALLOC_ALIGNMENT != 0 || (next.is_null() != (entry.count == 1)) {
+        // A changed link decodes to a misaligned address 15 times in 16 (it
+        // is masked with the secret); that is checked here, on every reuse.
+        if next.addr() % MALLOC_ALIGNMENT != 0 {
             return Err(Corruption::BrokenLink);
         }
         // SAFETY: as above; clearing the tag keeps a block that is in use
@@ -369,6 +375,35 @@ impl Bins {
         entry.count -= 1;
         self.cached_bytes -= entry.bytes;
         Ok(block)
+    }
+
+    /// Caches `block` in `class` when that needs nothing else: the class
+    /// has room, the thread's byte bound admits it and no streak of frees
+    /// is under way. `Ok(false)` leaves the block to [`push`](Bins::push).
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Bins::push).
+    #[inline]
+    pub(crate) unsafe fn try_push(
+        &mut self,
+        block: *mut u8,
+        class: usize,
+    ) -> Result<bool, Corruption> {
+        let secret = self.secret;
+        let streak = self.free_streak;
+        let cached_bytes = self.cached_bytes;
+        let entry = entry_of(&mut self.classes, class);
+        if streak >= STREAK_BEFORE_DRAINING
+            || cached_bytes + entry.bytes > MAX_CACHED_BYTES
+            || entry.count == entry.limit
+        {
+            return Ok(false);
+        }
+        // SAFETY: as for `push` (contract).
+        unsafe { cache_block(entry, block, secret)? };
+        self.cached_bytes = cached_bytes + entry.bytes;
+        Ok(true)
     }
 
     /// Caches `block` in `class`; see [`Pushed`] for the outcomes.
@@ -381,54 +416,46 @@ impl Bins {
     /// the one `thread_cache::prepare` wrote: it is read to recognise a
     /// double free), and every block already in the bins is as
     /// [`pop`](Bins::pop) requires.
-    #[inline]
     pub(crate) unsafe fn push(
         &mut self,
         block: *mut u8,
         class: usize,
     ) -> Result<Pushed, Corruption> {
+        // SAFETY: the caller's contract is try_push's.
+        if unsafe { self.try_push(block, class)? } {
+            return Ok(Pushed::Cached);
+        }
         let secret = self.secret;
-        let entry = &mut self.classes[class];
-        let streak = self.free_streak;
-        // Wrapping: past 2^BITS units a streak starts over, which is harmless.
-        self.free_streak = streak.wrapping_add(entry.streak_weight);
-        if self.free_streak >= STREAK_BEFORE_DRAINING {
-            // The free that crosses the line gives the cache back.
-            return Ok(if streak < STREAK_BEFORE_DRAINING {
-                Pushed::RefusedDrainAll
-            } else {
-                Pushed::Refused
-            });
+        if self.free_streak >= STREAK_BEFORE_DRAINING
+            || self.cached_bytes + entry_of(&mut self.classes, class).bytes > MAX_CACHED_BYTES
+        {
+            return Ok(self.refuse(class));
         }
-        if self.cached_bytes + entry.bytes > MAX_CACHED_BYTES {
-            return Ok(Pushed::Refused);
+        // The class is full: its older half leaves the cache.
+        let entry = entry_of(&mut self.classes, class);
+        // SAFETY: the bins hold only cached blocks (contract).
+        let (first, blocks) = unsafe { entry.split_off_older_half(secret) };
+        // SAFETY: as for try_push (contract); the class has room now.
+        unsafe { cache_block(entry, block, secret)? };
+        let weight = entry.streak_weight;
+        self.cached_bytes = self.cached_bytes + entry.bytes - blocks * entry.bytes;
+        // Wrapping: past 2^BITS units a streak starts over, harmlessly.
+        self.free_streak = self.free_streak.wrapping_add(blocks * weight);
+        Ok(Pushed::CachedEvicting(first))
+    }
+
+    /// A free of `class` that the cache does not take: the byte bound is
+    /// reached, or the streak of frees is past [`STREAK_BEFORE_DRAINING`],
+    /// in which case the cache is given back too if it holds anything.
+    #[cold]
+    fn refuse(&mut self, class: usize) -> Pushed {
+        let weight = entry_of(&mut self.classes, class).streak_weight;
+        self.free_streak = self.free_streak.wrapping_add(weight);
+        if self.free_streak >= STREAK_BEFORE_DRAINING && self.cached_bytes != 0 {
+            Pushed::RefusedDrainAll
+        } else {
+            Pushed::Refused
         }
-        let tag_value = tag(secret);
-        // SAFETY: `block` is live and at least two words long (contract).
-        let tag_slot = unsafe { block.cast::<usize>().add(1) };
-        // A tagged block is in a cache or queued for its arena's owner: given
-        // up already. (The tag is secret, so live data does not match it.)
-        // SAFETY: as above.
-        if unsafe { tag_slot.read() } == tag_value {
-            return Err(Corruption::DoubleFree);
-        }
-        let mut pushed = Pushed::Cached;
-        if entry.count == entry.limit {
-            // SAFETY: the bins hold only cached blocks (contract).
-            let evicted = unsafe { entry.split_off_older_half(secret) };
-            self.cached_bytes -= evicted.1;
-            pushed = Pushed::CachedEvicting(evicted.0);
-        }
-        // SAFETY: the caller gave the block up; its first two words now hold
-        // the masked link and the cached tag.
-        unsafe {
-            block.cast::<usize>().write(mask(entry.head, block, secret));
-            tag_slot.write(tag_value);
-        }
-        entry.head = block;
-        entry.count += 1;
-        self.cached_bytes += entry.bytes;
-        Ok(pushed)
     }
 
     /// Caches fresh blocks of `class` taken from the heap by a refill, as
@@ -566,6 +593,45 @@ impl Bins {
         self.cached_bytes = 0;
         lists
     }
+}
+
+/// Puts `block` at the head of `entry`'s list with the cached tag, after
+/// checking that it does not carry that tag already (a double free).
+///
+/// # Safety
+///
+/// `block` is a live in-use block of the class that the caller gives up,
+/// with a defined second word, and the class has room.
+#[inline]
+unsafe fn cache_block(entry: &mut Class, block: *mut u8, secret: usize) -> Result<(), Corruption> {
+    let tag_value = tag(secret);
+    // A tagged block is in a cache or queued for its arena's owner: given
+    // up already. (The tag is secret, so live data does not match it.)
+    // SAFETY: `block` is live and at least two words long (contract).
+    if unsafe { tagged(block, tag_value) } {
+        return Err(Corruption::DoubleFree);
+    }
+    // SAFETY: as above; its first two words now hold the masked link and
+    // the cached tag.
+    unsafe {
+        link_to(block, entry.head, secret);
+        block.cast::<usize>().add(1).write(tag_value);
+    }
+    entry.head = block;
+    entry.count += 1;
+    Ok(())
+}
+
+/// The entry of `class` in `classes`, without a bounds check on the fast
+/// paths.
+#[inline]
+fn entry_of(classes: &mut [Class; CLASSES], class: usize) -> &mut Class {
+    debug_assert!(class < CLASSES, "class {class} out of range");
+    // SAFETY: every class the callers pass comes from `class_for_request`,
+    // `class_for_free` or `class_of_usable`, which return indices below
+    // CLASSES (`every_request_fits_its_class` and
+    // `freed_blocks_join_a_class_they_hold` test it).
+    unsafe { classes.get_unchecked_mut(class) }
 }
 
 /// The link stored in a cached block: the next block's address masked with
