@@ -470,7 +470,6 @@ impl Bins {
     pub(crate) unsafe fn adopt_fresh(&mut self, blocks: &[*mut u8], class: usize) -> usize {
         let secret = self.secret;
         let Class { limit, bytes, .. } = self.classes[class];
-        let tag_value = tag(secret);
         let mut taken = 0;
         for &block in blocks {
             let entry = &mut self.classes[class];
@@ -480,7 +479,7 @@ impl Bins {
             // SAFETY: a fresh block of at least two words (contract).
             unsafe {
                 block.cast::<usize>().write(mask(entry.head, block, secret));
-                block.cast::<usize>().add(1).write(tag_value);
+                mark_given_up(block, secret);
             }
             entry.head = block;
             entry.count += 1;
@@ -604,18 +603,17 @@ impl Bins {
 /// with a defined second word, and the class has room.
 #[inline]
 unsafe fn cache_block(entry: &mut Class, block: *mut u8, secret: usize) -> Result<(), Corruption> {
-    let tag_value = tag(secret);
     // A tagged block is in a cache or queued for its arena's owner: given
-    // up already. (The tag is secret, so live data does not match it.)
+    // up already.
     // SAFETY: `block` is live and at least two words long (contract).
-    if unsafe { tagged(block, tag_value) } {
+    if unsafe { given_up(block, secret) } {
         return Err(Corruption::DoubleFree);
     }
     // SAFETY: as above; its first two words now hold the masked link and
     // the cached tag.
     unsafe {
         link_to(block, entry.head, secret);
-        block.cast::<usize>().add(1).write(tag_value);
+        mark_given_up(block, secret);
     }
     entry.head = block;
     entry.count += 1;
@@ -648,22 +646,41 @@ fn unmask(link: usize, at: *mut u8, secret: usize) -> *mut u8 {
     at.with_addr(link ^ (at.addr() >> 12) ^ secret)
 }
 
-/// The second word of a cached block (and of one queued for its arena's
-/// owner, `remote`).
+/// The second word of `block` while it is cached (or queued for its
+/// arena's owner, `remote`): derived from the per-process secret and the
+/// block's own address. The address matters: a program may copy
+/// uninitialised bytes into a block it uses (an enum's unused payload, a
+/// struct's padding), and such bytes may hold a value this allocator left
+/// in a register spill on the stack. With one tag for all blocks, the tag
+/// of any block, leaked so, made a later free of a live block look like a
+/// double free (a real program hit it). With the address mixed in, only
+/// this very block's tag matches.
 #[inline]
-pub(super) fn tag(secret: usize) -> usize {
-    secret.rotate_left(17) ^ 0x5a5a_5a5a
+fn tag_of(block: *mut u8, secret: usize) -> usize {
+    secret.rotate_left(17) ^ block.addr()
 }
 
-/// Whether `block`'s second word holds `tag_value`.
+/// Whether `block` carries the given-up tag, [`tag_of`]: it is cached or
+/// queued already.
 ///
 /// # Safety
 ///
 /// `block` is at least two words long and its second word is defined.
 #[inline]
-pub(super) unsafe fn tagged(block: *mut u8, tag_value: usize) -> bool {
+pub(super) unsafe fn given_up(block: *mut u8, secret: usize) -> bool {
     // SAFETY: the caller's contract.
-    unsafe { block.cast::<usize>().add(1).read() == tag_value }
+    unsafe { block.cast::<usize>().add(1).read() == tag_of(block, secret) }
+}
+
+/// Writes the given-up tag, [`tag_of`], into `block`'s second word.
+///
+/// # Safety
+///
+/// `block` is a given-up block of at least two words.
+#[inline]
+pub(super) unsafe fn mark_given_up(block: *mut u8, secret: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { block.cast::<usize>().add(1).write(tag_of(block, secret)) };
 }
 
 /// Stores in `block`'s first word a masked link to `next`.
@@ -764,6 +781,30 @@ mod tests {
                     class + 1
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_tag_copied_into_another_block_does_not_mark_it_given_up() {
+        // Two blocks' first words, as a program might leave them: block
+        // `b` receives a copy of `a`'s second word (say, uninitialised bytes
+        // moved from a stack slot that once held `a`'s tag).
+        let mut a = [0usize; 2];
+        let mut b = [0usize; 2];
+        let secret = 0x1234_5678_9abc_def1_u64 as usize;
+        let (a_block, b_block) = (a.as_mut_ptr().cast::<u8>(), b.as_mut_ptr().cast::<u8>());
+        // SAFETY: both arrays are two words long and initialised.
+        unsafe {
+            mark_given_up(a_block, secret);
+            assert!(given_up(a_block, secret));
+            b_block
+                .cast::<usize>()
+                .add(1)
+                .write(a_block.cast::<usize>().add(1).read());
+            assert!(
+                !given_up(b_block, secret),
+                "another block's tag makes a live block look freed"
+            );
         }
     }
 

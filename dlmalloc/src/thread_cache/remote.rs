@@ -12,7 +12,7 @@
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use super::bins::{Corruption, link_to, tag, tagged, unlink_from};
+use super::bins::{Corruption, given_up, link_to, mark_given_up, unlink_from};
 
 /// The list: its newest block, or null.
 pub(super) struct RemoteFrees {
@@ -42,15 +42,14 @@ impl RemoteFrees {
         let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) else {
             return Ok(());
         };
-        let tag_value = tag(secret);
         for pair in blocks.windows(2) {
             // SAFETY: the caller gives the blocks up (contract).
-            unsafe { queue_one(pair[0], pair[1], tag_value, secret)? };
+            unsafe { queue_one(pair[0], pair[1], secret)? };
         }
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: as above; `last` is not yet visible to other threads.
-            unsafe { queue_one(last, head, tag_value, secret)? };
+            unsafe { queue_one(last, head, secret)? };
             match self
                 .head
                 .compare_exchange_weak(head, first, Ordering::Release, Ordering::Relaxed)
@@ -112,19 +111,14 @@ pub(super) unsafe fn walk(
 ///
 /// `block` is a given-up block of at least two words with a defined second
 /// word.
-unsafe fn queue_one(
-    block: *mut u8,
-    next: *mut u8,
-    tag_value: usize,
-    secret: usize,
-) -> Result<(), Corruption> {
+unsafe fn queue_one(block: *mut u8, next: *mut u8, secret: usize) -> Result<(), Corruption> {
     // SAFETY: the caller's contract.
     unsafe {
-        if tagged(block, tag_value) {
+        if given_up(block, secret) {
             return Err(Corruption::DoubleFree);
         }
         link_to(block, next, secret);
-        block.cast::<usize>().add(1).write(tag_value);
+        mark_given_up(block, secret);
     }
     Ok(())
 }
