@@ -8,6 +8,9 @@
 //!                                                the timed workloads whose
 //!                                                name contains NAME)
 //! BIN rss ALLOCATOR WORKLOAD [--quick]           one footprint child
+//! BIN once ALLOCATOR WORKLOAD STEPS               one untimed run of a pair
+//!                                                or churn workload (for
+//!                                                instruction counts)
 //! BIN report [--quick] --out DIR RAW.csv...      write results.{md,csv,svg}
 //! ```
 
@@ -100,6 +103,22 @@ pub fn main(source: &str, contenders: &[Contender], arenas: &[ArenaContender]) {
                 .unwrap_or_else(|| panic!("no footprint workload {workload}"));
             rss::child(contender.alloc, contender.name, workload, scale);
         }
+        Some("once") => {
+            let [_, allocator, workload, steps] = &args[..] else {
+                panic!("once needs ALLOCATOR WORKLOAD STEPS");
+            };
+            let contender = contenders
+                .iter()
+                .find(|c| c.name == allocator)
+                .unwrap_or_else(|| panic!("no allocator {allocator}"));
+            let steps: usize = steps.parse().expect("STEPS is a number");
+            let outcome = workloads::ALL
+                .iter()
+                .find(|w| w.name() == *workload)
+                .and_then(|w| w.run_steps(contender.alloc, steps, contender.name))
+                .unwrap_or_else(|| panic!("no pair or churn workload {workload}"));
+            assert_eq!(outcome.steps, steps as u64, "{workload} stopped early");
+        }
         Some("report") => {
             let out = flag_value(&args, "--out").expect("report needs --out DIR");
             let mut raws: Vec<&String> = Vec::new();
@@ -118,7 +137,7 @@ pub fn main(source: &str, contenders: &[Contender], arenas: &[ArenaContender]) {
         }
         _ => {
             eprintln!(
-                "usage: {source} run [--quick] [--rounds N] [--only NAME] --out RAW.csv | rss ALLOCATOR WORKLOAD [--quick] | report [--quick] --out DIR RAW.csv..."
+                "usage: {source} run [--quick] [--rounds N] [--only NAME] --out RAW.csv | rss ALLOCATOR WORKLOAD [--quick] | once ALLOCATOR WORKLOAD STEPS | report [--quick] --out DIR RAW.csv..."
             );
             std::process::exit(2);
         }

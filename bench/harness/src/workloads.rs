@@ -233,6 +233,38 @@ impl Workload {
             }
         }
     }
+
+    /// Runs a pair or churn workload for exactly `steps` steps, with no
+    /// deadline, for counting instructions per step
+    /// (`scripts/core_instructions.sh`); `None` for the other workloads.
+    pub fn run_steps(
+        &self,
+        alloc: &(dyn GlobalAlloc + Sync),
+        steps: usize,
+        what: &str,
+    ) -> Option<Outcome> {
+        let what = format!("{what} / {}", self.name());
+        let no_deadline = Instant::now() + std::time::Duration::from_secs(24 * 3600);
+        match *self {
+            Workload::Pair(size) => Some(pairs(alloc, size, steps, no_deadline, &what)),
+            Workload::Churn {
+                lo,
+                hi,
+                live,
+                realloc,
+            } => Some(churn(
+                alloc,
+                lo,
+                hi,
+                live,
+                realloc,
+                steps,
+                no_deadline,
+                &what,
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// How often (in steps) a loop looks at the clock.
