@@ -1,6 +1,7 @@
 //! A heap over a caller's region: with `Growth::Fixed` it uses nearly all
 //! of a 256 KiB static buffer without mapping memory and fails cleanly when
-//! full; with `Growth::Grow` it continues with new mappings.
+//! full, and grows a block in place when the memory after it is free; with
+//! `Growth::Grow` it continues with new mappings.
 
 use core::mem::MaybeUninit;
 use core::ptr::{NonNull, addr_of_mut};
@@ -103,6 +104,71 @@ fn a_fixed_region_is_nearly_all_usable_and_never_maps() {
     unsafe { a.deallocate(block.cast(), big) };
     heap.heap_check().unwrap();
     assert_eq!(map_count(), maps);
+}
+
+/// A fixed region for [`blocks_grow_in_place_in_a_fixed_region`]: room for
+/// a vector doubled to 8 MiB.
+const GROWTH_REGION: usize = 16 << 20;
+
+static mut GROWTH: [MaybeUninit<u8>; GROWTH_REGION] = [MaybeUninit::uninit(); GROWTH_REGION];
+
+#[test]
+fn blocks_grow_in_place_in_a_fixed_region() {
+    // SAFETY: GROWTH is used here only, and this test runs once.
+    let buffer = unsafe { &mut *addr_of_mut!(GROWTH) };
+    let heap = Mspace::from_static(buffer, Growth::Fixed).unwrap();
+    let a = &heap;
+
+    // A vector doubled from 8 bytes to 8 MiB, alone in the heap: each
+    // growth reaches into the free top, so the block never moves (no copy).
+    let mut layout = Layout::from_size_align(8, 8).unwrap();
+    let mut block = a.allocate(layout).unwrap().cast::<u8>();
+    // SAFETY: a fresh block of 8 bytes.
+    unsafe { pattern(block.as_ptr(), 0, 8, 1) };
+    while layout.size() < 8 << 20 {
+        let wider = Layout::from_size_align(layout.size() * 2, 8).unwrap();
+        // SAFETY: `block` is live with `layout`; `wider` is larger.
+        let grown = unsafe { a.grow(block, layout, wider) }
+            .unwrap()
+            .cast::<u8>();
+        assert_eq!(
+            grown,
+            block,
+            "growing to {} bytes moved the block",
+            wider.size()
+        );
+        block = grown;
+        layout = wider;
+    }
+    // SAFETY: the first 8 bytes were written above and kept by every growth.
+    unsafe { assert_pattern(block.as_ptr(), 0, 8, 1, "the doubled vector") };
+    // SAFETY: live with `layout`; freed once.
+    unsafe { a.deallocate(block, layout) };
+
+    // A block whose neighbour was freed grows into it, top or not.
+    let small = Layout::from_size_align(1000, 8).unwrap();
+    let first = a.allocate(small).unwrap().cast::<u8>();
+    let neighbour = a.allocate(small).unwrap().cast::<u8>();
+    let fence = a.allocate(small).unwrap().cast::<u8>();
+    // SAFETY: fresh blocks of `small`; the neighbour is freed once.
+    unsafe {
+        pattern(first.as_ptr(), 0, small.size(), 2);
+        a.deallocate(neighbour, small);
+    }
+    let wider = Layout::from_size_align(1800, 8).unwrap();
+    // SAFETY: `first` is live with `small`.
+    let grown = unsafe { a.grow(first, small, wider) }.unwrap().cast::<u8>();
+    assert_eq!(
+        grown, first,
+        "growing into the freed neighbour moved the block"
+    );
+    // SAFETY: the block kept its first `small.size()` bytes; both are freed once.
+    unsafe {
+        assert_pattern(grown.as_ptr(), 0, small.size(), 2, "the grown block");
+        a.deallocate(grown, wider);
+        a.deallocate(fence, small);
+    }
+    heap.heap_check().unwrap();
 }
 
 #[test]
