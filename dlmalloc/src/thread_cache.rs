@@ -185,9 +185,7 @@ fn current_cache() -> *const ThreadCache {
 /// This thread's arena, if its cache took one.
 #[inline]
 fn registered_arena() -> Option<usize> {
-    let arena = CACHE
-        .try_with(|cache| cache.arena.get())
-        .unwrap_or(NO_ARENA);
+    let arena = CACHE.with(|cache| cache.arena.get());
     (arena != NO_ARENA).then_some(arena)
 }
 
@@ -199,14 +197,12 @@ fn take_arena_late() -> Option<usize> {
     if !arenas::reserved() {
         return None;
     }
-    let arena = CACHE
-        .try_with(|cache| {
-            // SAFETY: the cache is this thread's and registered (a refill
-            // runs only then).
-            unsafe { registry::take_arena(cache) };
-            cache.arena.get()
-        })
-        .unwrap_or(NO_ARENA);
+    let arena = CACHE.with(|cache| {
+        // SAFETY: the cache is this thread's and registered (a refill runs
+        // only then).
+        unsafe { registry::take_arena(cache) };
+        cache.arena.get()
+    });
     (arena != NO_ARENA).then_some(arena)
 }
 
@@ -214,14 +210,12 @@ fn take_arena_late() -> Option<usize> {
 /// (which takes an arena) if that was not done yet.
 #[inline]
 fn arena_to_allocate() -> Option<usize> {
-    let arena = CACHE
-        .try_with(|cache| {
-            if cache.state.get() != REGISTERED {
-                cache.register();
-            }
-            cache.arena.get()
-        })
-        .unwrap_or(NO_ARENA);
+    let arena = CACHE.with(|cache| {
+        if cache.state.get() != REGISTERED {
+            cache.register();
+        }
+        cache.arena.get()
+    });
     (arena != NO_ARENA).then_some(arena)
 }
 
@@ -261,8 +255,8 @@ pub(crate) fn alloc_in_arena(layout: core::alloc::Layout) -> *mut u8 {
 /// A cached block of `size` bytes (`1..=MAX_CACHED_REQUEST`) if this
 /// thread's cache holds one now; null otherwise (a miss, or a cache not
 /// yet set up), and the caller then goes to [`alloc`]. The hit path alone,
-/// with no call that returns, so that the caller's fast path needs no
-/// saved registers.
+/// with no call that returns (registering the thread is left to
+/// [`alloc`]), so that the caller's fast path needs no saved registers.
 #[inline]
 pub(crate) fn take(size: usize) -> *mut u8 {
     let class = class_for_request(size);
@@ -298,6 +292,7 @@ pub(crate) unsafe fn keep(block: *mut u8, size: usize) -> bool {
         return false;
     };
     let kept = CACHE.with(|cache| {
+        // Registering the thread is left to `free`.
         if cache.state.get() != REGISTERED {
             return None;
         }
@@ -321,15 +316,12 @@ pub(crate) unsafe fn keep(block: *mut u8, size: usize) -> bool {
 #[inline]
 pub(crate) fn alloc(size: usize) -> *mut u8 {
     let class = class_for_request(size);
-    let taken = CACHE
-        .try_with(|cache| {
-            cache.with_bins(|bins| {
-                // SAFETY: the bins hold only cached blocks of the global heap.
-                unsafe { bins.pop(class) }
-            })
+    let taken = CACHE.with(|cache| {
+        cache.with_bins(|bins| {
+            // SAFETY: the bins hold only cached blocks of the heaps.
+            unsafe { bins.pop(class) }
         })
-        .ok()
-        .flatten();
+    });
     match taken {
         Some(Ok(block)) if block.is_null() => refill(class),
         Some(Ok(block)) => block,
@@ -377,20 +369,19 @@ fn refill(class: usize) -> *mut u8 {
         return core::ptr::null_mut();
     }
     let admitted = CACHE
-        .try_with(|cache| {
+        .with(|cache| {
             cache.with_bins(|bins| {
                 // SAFETY: fresh blocks of the class, handed to no one else.
                 unsafe { bins.adopt_fresh(&fresh[1..taken], class) }
             })
         })
-        .ok()
-        .flatten()
         .unwrap_or(0);
     bulk_free(&mut fresh[1 + admitted..taken], registered_arena());
     // SAFETY: a fresh block of a size the cache serves.
     unsafe { prepare(fresh[0]) };
     fresh[0]
 }
+
 /// Serves a miss in `class` from the blocks other threads freed for this
 /// thread's arena `arena`, if any wait: they join this cache as far as its
 /// bounds admit, and only the rest go back to the arena under its lock. So
@@ -402,20 +393,17 @@ fn reuse_queued(arena: usize, class: usize) -> *mut u8 {
         return core::ptr::null_mut();
     }
     let secret = secret();
-    let adopted = CACHE
-        .try_with(|cache| {
-            cache.with_bins(|bins| {
-                // SAFETY: the list was taken from this thread's arena; the
-                // bins hold only cached blocks.
-                unsafe {
-                    let rest =
-                        bins.adopt_queued(queued, |block| arenas::may_queue_for(arena, block))?;
-                    Ok((rest, bins.pop(class)?))
-                }
-            })
+    let adopted = CACHE.with(|cache| {
+        cache.with_bins(|bins| {
+            // SAFETY: the list was taken from this thread's arena; the bins
+            // hold only cached blocks.
+            unsafe {
+                let rest =
+                    bins.adopt_queued(queued, |block| arenas::may_queue_for(arena, block))?;
+                Ok((rest, bins.pop(class)?))
+            }
         })
-        .ok()
-        .flatten();
+    });
     match adopted {
         Some(Ok((rest, block))) => {
             arenas::free_queued(arena, rest, secret);
@@ -445,16 +433,13 @@ pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
     let Some(class) = (unsafe { class_for_free(block, size) }) else {
         return false;
     };
-    let pushed = CACHE
-        .try_with(|cache| {
-            cache.with_bins(|bins| {
-                // SAFETY: `block` is a live block of the class that the caller
-                // gives up (contract); the bins hold only cached blocks.
-                unsafe { bins.push(block, class) }
-            })
+    let pushed = CACHE.with(|cache| {
+        cache.with_bins(|bins| {
+            // SAFETY: `block` is a live block of the class that the caller
+            // gives up (contract); the bins hold only cached blocks.
+            unsafe { bins.push(block, class) }
         })
-        .ok()
-        .flatten();
+    });
     match pushed {
         Some(Ok(Pushed::Cached)) => true,
         Some(Ok(Pushed::CachedEvicting(evicted))) => {
@@ -476,10 +461,7 @@ pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
 /// it, since freeing takes the heap's lock.
 #[cold]
 fn give_back_own_cache() {
-    let lists = CACHE
-        .try_with(|cache| cache.with_bins(Bins::take_all))
-        .ok()
-        .flatten();
+    let lists = CACHE.with(|cache| cache.with_bins(Bins::take_all));
     if let Some(lists) = lists {
         give_back_lists(lists, registered_arena());
     }
