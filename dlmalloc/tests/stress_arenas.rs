@@ -131,6 +131,9 @@ fn pick_align(rng: &mut Rng) -> usize {
     }
 }
 
+/// The shortest a worker runs.
+const MIN_SLICE: Duration = Duration::from_millis(20);
+
 /// How long a worker runs: a random slice of the run, so workers exit and
 /// are replaced several times whatever the duration.
 fn pick_slice(rng: &mut Rng, run: Duration) -> Duration {
@@ -585,7 +588,10 @@ fn arenas_under_cross_thread_stress() {
         next_id += 1;
         spawned += 1;
         let next = senders[(slot + 1) % SLOTS].clone();
-        let until = (Instant::now() + pick_slice(rng, run)).min(end);
+        // At least a few milliseconds, so a replacement spawned at the end of
+        // the run still allocates from the arena it takes over.
+        let now = Instant::now();
+        let until = (now + pick_slice(rng, run)).min(end).max(now + MIN_SLICE);
         thread::spawn(move || Worker::new(id, live).run(inbox, next, until))
     };
 
@@ -595,6 +601,7 @@ fn arenas_under_cross_thread_stress() {
         .map(|(slot, inbox)| Some(spawn(slot, inbox, Vec::new(), &mut supervisor.rng)))
         .collect();
     let mut idle: Vec<Receiver<Vec<Block>>> = Vec::new();
+    let mut replaced = 0u64;
     let mut tally = Tally::default();
     let mut failure: Option<Box<dyn Any + Send>> = None;
     loop {
@@ -620,7 +627,12 @@ fn arenas_under_cross_thread_stress() {
                             supervisor.live.push(block);
                         }
                     }
-                    if !STOP.load(Ordering::Relaxed) && Instant::now() < end {
+                    // The first exit is always replaced, even past the end:
+                    // under Valgrind, which runs one thread at a time, the
+                    // supervisor may see no exit before the end, and the
+                    // reuse of an exited worker's arena must still be tested.
+                    if !STOP.load(Ordering::Relaxed) && (Instant::now() < end || replaced == 0) {
+                        replaced += 1;
                         let kept = supervisor.live.len();
                         let live = supervisor.live.split_off(kept - kept.min(HANDOVER));
                         *entry = Some(spawn(slot, exit.inbox, live, &mut supervisor.rng));
