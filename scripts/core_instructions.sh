@@ -14,10 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v valgrind >/dev/null 2>&1 || {
-    echo "core_instructions: valgrind missing (apt-get install valgrind)" >&2
-    exit 1
-}
+# shellcheck source=scripts/callgrind.sh
+source scripts/callgrind.sh
+require_valgrind core_instructions
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(pair-16 pair-4096 churn-16-128-live1k
     churn-16-1k-live1k churn-1k-64k-live1k realloc-16-1k-live1k)
@@ -30,12 +29,7 @@ binary="$CARGO_TARGET_DIR/release/bench-runner"
 
 # count ALLOCATOR WORKLOAD STEPS: instructions of one whole run.
 count() {
-    local out
-    out=$(mktemp)
-    valgrind --tool=callgrind --callgrind-out-file="$out" \
-        "$binary" once "$1" "$2" "$3" >/dev/null 2>&1
-    awk '/^summary:/ { print $2 }' "$out"
-    rm -f "$out"
+    callgrind_count "$binary" once "$1" "$2" "$3"
 }
 
 header="| workload |"

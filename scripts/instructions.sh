@@ -9,10 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v valgrind >/dev/null 2>&1 || {
-    echo "instructions: valgrind missing (apt-get install valgrind)" >&2
-    exit 1
-}
+# shellcheck source=scripts/callgrind.sh
+source scripts/callgrind.sh
+require_valgrind instructions
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(16 64 1024 4096)
 rounds=20000
@@ -22,11 +21,7 @@ binary=bench/target/release/pair_instructions
 
 # count ALLOCATOR SIZE ROUNDS: instructions of one whole run.
 count() {
-    local out
-    out=$(mktemp)
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" "$1" "$2" "$3" >/dev/null 2>&1
-    awk '/^summary:/ { print $2 }' "$out"
-    rm -f "$out"
+    callgrind_count "$binary" "$1" "$2" "$3"
 }
 
 printf '| pair of | %s |\n' "ours | glibc | mimalloc | jemalloc"
