@@ -57,12 +57,17 @@ fn fork_while_threads_allocate_through_their_caches() {
             let stop = stop.clone();
             thread::spawn(move || {
                 let mut rounds = 0usize;
-                while !stop.load(Ordering::Relaxed) {
+                // At least one round, however soon the forks end (34 threads
+                // on 2 cores: a late-started one may see `stop` at once).
+                loop {
                     let blocks: Vec<Box<[u8]>> = (0..64)
                         .map(|i| vec![t as u8; (i * 7 + rounds) % 900 + 1].into())
                         .collect();
                     assert!(blocks.iter().all(|b| b.iter().all(|&x| x == t as u8)));
                     rounds += 1;
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                 }
                 rounds
             })
