@@ -68,7 +68,7 @@ static inline dl_tchunk *leftmost_child(const dl_tchunk *t) {
     return t->child[0] ? t->child[0] : t->child[1];
 }
 
-static void insert_large(dl_state *m, dl_tchunk *x, size_t s) {
+DL_NOINLINE static void insert_large(dl_state *m, dl_tchunk *x, size_t s) {
     unsigned i = dl_tree_index(s);
     dl_tchunk **slot = &m->treebins[i];
     x->index = i;
@@ -109,7 +109,7 @@ static void insert_large(dl_state *m, dl_tchunk *x, size_t s) {
 /* Removes x. A ring member other than the node just leaves the ring. A node
  * is replaced by a ring member if it has one, else by its deepest rightmost
  * descendant leaf, which takes over the node's children. */
-static void unlink_large(dl_state *m, dl_tchunk *x) {
+DL_NOINLINE static void unlink_large(dl_state *m, dl_tchunk *x) {
     dl_tchunk *xp = x->parent;
     dl_tchunk *r;
     if (x->bk != x) {
@@ -161,7 +161,7 @@ static void unlink_large(dl_state *m, dl_tchunk *x) {
 
 /* ======================= shared entry points ======================= */
 
-DL_INTERNAL void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t s) {
+DL_INTERNAL DL_HOT_INLINE void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t s) {
     if (is_small(s))
         insert_small(m, p, s);
     else
@@ -169,7 +169,7 @@ DL_INTERNAL void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t s) {
     DL_CHECK_FREE(m, p);
 }
 
-DL_INTERNAL void dl_unlink_chunk(dl_state *m, dl_chunk *p, size_t s) {
+DL_INTERNAL DL_HOT_INLINE void dl_unlink_chunk(dl_state *m, dl_chunk *p, size_t s) {
     if (is_small(s))
         unlink_small(m, p, s);
     else

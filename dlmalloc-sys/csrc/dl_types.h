@@ -168,25 +168,42 @@ typedef struct dl_mapping {
 
 /* ---- bins -------------------------------------------------------------------- */
 
-typedef unsigned int dl_binmap;
+/* One bit per bin. A word wide, so that on 64-bit targets the small bins
+ * reach 1 KiB: most requests of ordinary programs then take an exact-size
+ * list (constant time) instead of a tree. */
+typedef size_t dl_binmap;
 
-#define NSMALLBINS 32u
+/* Small bins hold one chunk size each, one alignment step apart: 64 bins up
+ * to 1008 bytes on 64-bit targets, 32 up to 248 bytes on 32-bit ones (whose
+ * heaps are small, and whose state stays the size it always was). */
+#define NSMALLBINS ((unsigned)SIZE_T_BITS)
 #define NTREEBINS 32u
+#if SIZE_MAX > 0xFFFFFFFFu
+#define SMALLBIN_SHIFT 4u
+#define TREEBIN_SHIFT 10u
+#else
 #define SMALLBIN_SHIFT 3u
 #define TREEBIN_SHIFT 8u
+#endif
 #define MIN_LARGE_SIZE ((size_t)1 << TREEBIN_SHIFT)
 #define MAX_SMALL_SIZE (MIN_LARGE_SIZE - 1)
 #define MAX_SMALL_REQUEST (MAX_SMALL_SIZE - ALIGN_MASK - CHUNK_OVERHEAD)
-/* Small bin numbers of two consecutive chunk sizes differ by this much. */
-#define SMALLBIN_STEP ((unsigned)(DL_ALIGN >> SMALLBIN_SHIFT))
+/* Compile-time checks (C99 has no static assertion): a negative array size
+ * fails the build. One small bin per alignment step, and the tree bins
+ * start where the small bins end. */
+typedef char dl_check_small_bin_step[((size_t)1 << SMALLBIN_SHIFT) == DL_ALIGN ? 1 : -1];
+typedef char dl_check_tree_start[(NSMALLBINS << SMALLBIN_SHIFT) == MIN_LARGE_SIZE ? 1 : -1];
 
 static inline int is_small(size_t s) { return (s >> SMALLBIN_SHIFT) < NSMALLBINS; }
 static inline unsigned small_index(size_t s) { return (unsigned)(s >> SMALLBIN_SHIFT); }
 static inline size_t small_index_size(unsigned i) { return (size_t)i << SMALLBIN_SHIFT; }
 static inline dl_binmap bin_bit(unsigned i) { return (dl_binmap)1 << i; }
-/* Bits of all bins above bin i. */
+/* Bits of all bins above bin i (none above the last one). */
 static inline dl_binmap bins_above(unsigned i) { return ~((bin_bit(i) << 1) - 1); }
-static inline unsigned lowest_bin(dl_binmap map) { return (unsigned)__builtin_ctz(map); }
+static inline unsigned lowest_bin(dl_binmap map) {
+    if (sizeof(dl_binmap) > sizeof(unsigned)) return (unsigned)__builtin_ctzll(map);
+    return (unsigned)__builtin_ctz((unsigned)map);
+}
 
 /* ---- the heap state ------------------------------------------------------------ */
 

@@ -31,12 +31,12 @@ static void *take_from_dv(dl_state *m, size_t nb) {
 /* Small request: an exact (or one-step larger) small bin, else (when dv
  * is too small) the next non-empty small bin or the trees. NULL leaves the
  * request to dv, top or the system. */
-static void *small_malloc(dl_state *m, size_t nb) {
+static DL_HOT_INLINE void *small_malloc(dl_state *m, size_t nb) {
     unsigned idx = small_index(nb);
     dl_binmap bits = m->smallmap >> idx;
-    if (bits & (1u | (1u << SMALLBIN_STEP))) {
+    if (bits & 3u) {
         /* Exact fit, or one alignment step larger: too little left to split. */
-        if (!(bits & 1u)) idx += SMALLBIN_STEP;
+        if (!(bits & 1u)) idx += 1;
         dl_chunk *bin = BIN_AT(m, idx);
         dl_chunk *p = bin->fd;
         dl_chunk *f = p->fd;
@@ -75,7 +75,7 @@ static void *small_malloc(dl_state *m, size_t nb) {
 
 /* malloc for any heap; may_map 0 keeps a large request out of a mapping of
  * its own (the caller will split the chunk). */
-static void *heap_malloc(dl_state *m, size_t bytes, int may_map) {
+static DL_HOT_INLINE void *heap_malloc(dl_state *m, size_t bytes, int may_map) {
     size_t nb;
     if (bytes <= MAX_SMALL_REQUEST) {
         nb = REQUEST_TO_SIZE(bytes);
@@ -95,7 +95,16 @@ static void *heap_malloc(dl_state *m, size_t bytes, int may_map) {
     return dl_sys_alloc(m, nb, may_map);
 }
 
+/* One copy out of line for every entry point but malloc's own. */
+DL_NOINLINE static void *heap_malloc_outline(dl_state *m, size_t bytes, int may_map) {
+    return heap_malloc(m, bytes, may_map);
+}
+
 DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
+    return heap_malloc_outline(m, bytes, 1);
+}
+
+static DL_HOT_INLINE void *dl_heap_malloc_inline(dl_state *m, size_t bytes) {
     return heap_malloc(m, bytes, 1);
 }
 
@@ -106,7 +115,7 @@ DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
  * out and merged, and the result is binned. Writes every header and
  * boundary tag involved, so p's own header may be stale. p must not be dv.
  * Returns the free chunk p became part of, or NULL when it joined top. */
-DL_INTERNAL inline dl_chunk *dl_merge_with_next(dl_state *m, dl_chunk *p, size_t psize) {
+static DL_HOT_INLINE dl_chunk *merge_with_next(dl_state *m, dl_chunk *p, size_t psize) {
     dl_chunk *next = CHUNK_AT(p, psize);
     if (cinuse(next)) {
         set_free_with_pinuse(p, psize, next);
@@ -136,11 +145,15 @@ DL_INTERNAL inline dl_chunk *dl_merge_with_next(dl_state *m, dl_chunk *p, size_t
     return p;
 }
 
+DL_INTERNAL dl_chunk *dl_merge_with_next(dl_state *m, dl_chunk *p, size_t psize) {
+    return merge_with_next(m, p, psize);
+}
+
 /* dv has grown over the chunk freed just after it and now spans size
  * bytes. It meets what follows like any free range, and stays the
  * designated victim unless it joined top. Rare enough that binning it for
  * a moment costs nothing worth a second copy of the merge. */
-static dl_chunk *extend_dv(dl_state *m, size_t size) {
+DL_NOINLINE static dl_chunk *extend_dv(dl_state *m, size_t size) {
     dl_chunk *dv = m->dv;
     m->dv = 0;
     m->dvsize = 0;
@@ -155,7 +168,7 @@ static dl_chunk *extend_dv(dl_state *m, size_t size) {
 /* Frees chunk p of psize bytes whose header may be stale: joins a free
  * previous chunk, then whatever follows. Returns the free chunk p ended up
  * in, or NULL when it joined top. */
-DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
+static DL_HOT_INLINE dl_chunk *dispose(dl_state *m, dl_chunk *p, size_t psize) {
     if (!pinuse(p)) {
         size_t prevsize = p->prev_foot;
         dl_chunk *prev = CHUNK_BEFORE(p, prevsize);
@@ -167,11 +180,15 @@ DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
         dl_unlink_chunk(m, prev, prevsize);
         p = prev;
     }
-    return dl_merge_with_next(m, p, psize);
+    return merge_with_next(m, p, psize);
+}
+
+DL_INTERNAL dl_chunk *dl_dispose_chunk(dl_state *m, dl_chunk *p, size_t psize) {
+    return dispose(m, p, psize);
 }
 
 /* The always-on checks on a pointer handed to free or realloc. */
-DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
+DL_INTERNAL DL_HOT_INLINE dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
     static const char *const misaligned[] = {
         "free(): invalid pointer (not aligned like any block this heap returns)",
         "realloc(): invalid pointer (not aligned like any block this heap returns)"};
@@ -207,27 +224,40 @@ DL_INTERNAL dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_op op) {
  * segment may have just become wholly free, and is worth giving back now
  * rather than at the next trim (small frees alone never reach the periodic
  * release check). The record is the one in-use chunk followed by a
- * fencepost, a header no real chunk has. Cheap: two header reads. */
+ * fencepost, a header no real chunk has. A segment spans at least a page,
+ * so a smaller chunk cannot be all of one: the size test spares most frees
+ * the two header reads. */
 static int ends_a_segment(const dl_chunk *p) {
+    if (chunksize(p) + TOP_FOOT_SIZE + DL_ALIGN < dl_mparams.page_size) return 0;
     const dl_chunk *next = next_chunk(p);
     return cinuse(next) && next_chunk(next)->head == FENCEPOST_HEAD;
 }
 
-DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p) {
+static DL_HOT_INLINE void dl_heap_free_inline(dl_state *m, dl_chunk *p) {
     size_t psize = chunksize(p);
     if (is_mmapped(p)) {
         dl_unmap_chunk(m, p); /* checks the mapping header first */
         return;
     }
     DL_CHECK_INUSE(m, p);
-    dl_chunk *freed = dl_dispose_chunk(m, p, psize);
-    /* Segments are released early only while automatic trimming is on
-     * (with M_TRIM_THRESHOLD -1 the program trims when it chooses). */
-    if (m->topsize > m->trim_check)
-        dl_sys_trim(m, 0);
-    else if ((freed != 0 && dl_mparams.trim_threshold != MAX_SIZE_T && ends_a_segment(freed)) ||
-             (!is_small(psize) && --m->release_checks == 0))
+    dl_chunk *freed = dispose(m, p, psize);
+    if (freed == 0) {
+        /* Only a free that joins top can take it over the threshold. */
+        if (m->topsize > m->trim_check) {
+            dl_sys_trim(m, 0);
+            return;
+        }
+    } else if (ends_a_segment(freed) && dl_mparams.trim_threshold != MAX_SIZE_T) {
+        /* Segments are released early only while automatic trimming is on
+         * (with M_TRIM_THRESHOLD -1 the program trims when it chooses). */
         dl_release_free_segments(m);
+        return;
+    }
+    if (!is_small(psize) && --m->release_checks == 0) dl_release_free_segments(m);
+}
+
+DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p) {
+    dl_heap_free_inline(m, p);
 }
 
 DL_INTERNAL size_t dl_usable_size(const void *mem) {
@@ -388,7 +418,7 @@ DL_INTERNAL void **dl_heap_ialloc(dl_state *m, size_t n, const size_t *sizes, si
     if (total >= MAX_REQUEST) return 0;
 
     /* One chunk from the heap proper: a direct mapping could not be split. */
-    char *mem = (char *)heap_malloc(m, total - CHUNK_OVERHEAD, 0);
+    char *mem = (char *)heap_malloc_outline(m, total - CHUNK_OVERHEAD, 0);
     if (mem == 0) return 0;
 
     dl_chunk *p = MEM2CHUNK(mem);

@@ -33,9 +33,10 @@ static dl_state *init_user_state(char *base, size_t size, size_t sflags, int loc
     return m;
 }
 
-/* The state behind an mspace handle, after a sanity check of the handle. */
+/* The state behind an mspace handle, after a sanity check of the handle.
+ * No set-up call: a valid handle comes from create_mspace*, which did the
+ * set-up, and before it the process magic is a value no heap carries. */
 static dl_state *ms(void *msp) {
-    dl_ensure_initialized(); /* before it, the process magic is still 0 */
     dl_state *m = (dl_state *)msp;
     if (DL_UNLIKELY(m == 0 || !is_aligned(m) || m->magic != dl_mparams.magic))
         DL_CORRUPTION("invalid mspace handle (null, destroyed or overwritten)");

@@ -7,6 +7,11 @@
 
 /* ======================= one-time set-up ======================= */
 
+/* Until the set-up the magic is 1: make_magic's values are multiples of 8
+ * and a destroyed heap's is 0, so no heap state carries it, and an mspace
+ * handle used before any heap exists is refused like any other bad one. */
+DL_INTERNAL dl_params dl_mparams = {1, 0, 0, 0, 0};
+
 /* Returns a value that differs between processes (address-space layout) and
  * between runs; it keys the footer tags so forged chunks are unlikely to
  * carry a valid one. Not a secret against a local attacker. */
