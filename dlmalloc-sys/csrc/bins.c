@@ -1,11 +1,12 @@
 /*
- * bins.c - where free chunks wait: exact-size small bins (circular lists) and
- * tree bins (bitwise tries on the size bits), the designated victim, and the
- * best-fit searches over the trees.
+ * bins.c - where free chunks wait: exact-size small bins (circular lists),
+ * large bins (segregated fit: lists of sizes within an eighth of each other,
+ * found through a bitmap in constant time), the designated victim, and the
+ * fit searches over the large bins.
  *
- * Invariants: a bin's bit in smallmap/treemap is set exactly when the bin is
- * non-empty; dv and top are never in a bin; every binned chunk is free and
- * its neighbours are in use (free chunks are always coalesced).
+ * Invariants: a bin's bit in smallmap/largemap is set exactly when the bin
+ * is non-empty; dv and top are never in a bin; every binned chunk is free
+ * and its neighbours are in use (free chunks are always coalesced).
  */
 #include "dl_internal.h"
 
@@ -38,125 +39,46 @@ static void unlink_small(dl_state *m, dl_chunk *p, size_t s) {
     b->fd = f;
 }
 
-/* ======================= tree bins ======================= */
+/* ======================= large bins ======================= */
 
-/* Tree bin i holds sizes in [min_size(i), min_size(i+1)): each power-of-two
- * range above 256 bytes is split in two halves; bin 31 takes the rest. */
-DL_INTERNAL unsigned dl_tree_index(size_t s) {
-    size_t x = s >> TREEBIN_SHIFT;
-    if (x == 0) return 0;
-    if (x > 0xFFFF) return NTREEBINS - 1;
-    unsigned k = (unsigned)(sizeof(unsigned) * 8 - 1) - (unsigned)__builtin_clz((unsigned)x);
-    return (k << 1) + (unsigned)((s >> (k + TREEBIN_SHIFT - 1)) & 1);
-}
-
-DL_INTERNAL size_t dl_treebin_min_size(unsigned i) {
-    unsigned k = i >> 1;
-    return ((size_t)1 << (k + TREEBIN_SHIFT)) | ((size_t)(i & 1) << (k + TREEBIN_SHIFT - 1));
-}
-
-/* Sizes in bin i agree on their top bits (which chose the bin); shifting a
- * size left by this puts the first bit that varies at the word's top. */
-DL_INTERNAL unsigned dl_tree_leftshift(unsigned i) {
-    if (i == NTREEBINS - 1) return 0;
-    return (unsigned)(SIZE_T_BITS - 1) - ((i >> 1) + TREEBIN_SHIFT - 2);
-}
-
-static inline unsigned top_bit(size_t bits) { return (unsigned)(bits >> (SIZE_T_BITS - 1)); }
-
-static inline dl_tchunk *leftmost_child(const dl_tchunk *t) {
-    return t->child[0] ? t->child[0] : t->child[1];
-}
-
-DL_NOINLINE static void insert_large(dl_state *m, dl_tchunk *x, size_t s) {
-    unsigned i = dl_tree_index(s);
-    dl_tchunk **slot = &m->treebins[i];
-    x->index = i;
-    x->child[0] = x->child[1] = 0;
-    if (!(m->treemap & bin_bit(i))) {
-        m->treemap |= bin_bit(i);
-        *slot = x;
-        x->parent = (dl_tchunk *)(void *)slot;
-        x->fd = x->bk = x;
-        return;
-    }
-    dl_tchunk *t = *slot;
-    size_t bits = s << dl_tree_leftshift(i);
-    for (;;) {
-        if (chunksize((dl_chunk *)t) == s) {
-            /* Same size: join the ring behind the node; only nodes have parents. */
-            dl_tchunk *f = t->fd;
-            if (DL_UNLIKELY(!ok_address(m, t) || !ok_address(m, f)))
-                DL_CORRUPTION("corrupted tree bin: node points outside the heap");
-            t->fd = f->bk = x;
-            x->fd = f;
-            x->bk = t;
-            x->parent = 0;
-            return;
-        }
-        dl_tchunk **c = &t->child[top_bit(bits)];
-        bits <<= 1;
-        if (*c == 0) {
-            *c = x;
-            x->parent = t;
-            x->fd = x->bk = x;
-            return;
-        }
-        t = *c;
-    }
-}
-
-/* Removes x. A ring member other than the node just leaves the ring. A node
- * is replaced by a ring member if it has one, else by its deepest rightmost
- * descendant leaf, which takes over the node's children. */
-DL_NOINLINE static void unlink_large(dl_state *m, dl_tchunk *x) {
-    dl_tchunk *xp = x->parent;
-    dl_tchunk *r;
-    if (x->bk != x) {
-        dl_tchunk *f = x->fd;
-        r = x->bk;
-        if (DL_UNLIKELY(f->bk != x || r->fd != x))
-            DL_CORRUPTION("corrupted tree bin: ring neighbours do not link back");
-        f->bk = r;
-        r->fd = f;
+DL_NOINLINE static void insert_large(dl_state *m, dl_chunk *p, size_t s) {
+    unsigned i = large_index(s);
+    dl_chunk *first = m->largebins[i];
+    if (first == 0) {
+        m->largemap[i / BINMAP_BITS] |= bin_bit(i % BINMAP_BITS);
     } else {
-        dl_tchunk **rp = &x->child[1];
-        r = *rp;
-        if (r == 0) {
-            rp = &x->child[0];
-            r = *rp;
-        }
-        if (r != 0) {
-            for (;;) {
-                dl_tchunk **cp = &r->child[1];
-                if (*cp == 0) cp = &r->child[0];
-                if (*cp == 0) break;
-                rp = cp;
-                r = *cp;
-            }
-            *rp = 0;
-        }
+        if (DL_UNLIKELY(!ok_address(m, first)))
+            DL_CORRUPTION("corrupted large bin: list head points outside the heap");
+        first->bk = p;
     }
-    if (xp == 0) return; /* x was a ring member, not a node */
-    dl_tchunk **slot = &m->treebins[x->index];
-    if (x == *slot) {
-        *slot = r;
-        if (r == 0) m->treemap &= ~bin_bit(x->index);
-    } else if (xp->child[0] == x) {
-        xp->child[0] = r;
-    } else if (DL_LIKELY(xp->child[1] == x)) {
-        xp->child[1] = r;
+    m->largebins[i] = p;
+    p->fd = first;
+    p->bk = LARGE_SLOT_AT(m, i);
+}
+
+DL_NOINLINE static void unlink_large(dl_state *m, dl_chunk *p, size_t s) {
+    dl_chunk *f = p->fd;
+    dl_chunk *b = p->bk;
+    if (DL_UNLIKELY(b->fd != p || (f != 0 && f->bk != p)))
+        DL_CORRUPTION("corrupted large bin: neighbours do not link back (overflow or double free)");
+    b->fd = f;
+    if (f != 0) {
+        f->bk = b;
     } else {
-        DL_CORRUPTION("corrupted tree bin: parent does not point to its child");
+        unsigned i = large_index(s);
+        if (m->largebins[i] == 0) m->largemap[i / BINMAP_BITS] &= ~bin_bit(i % BINMAP_BITS);
     }
-    if (r != 0) {
-        r->parent = xp;
-        for (int k = 0; k < 2; ++k) {
-            dl_tchunk *c = x->child[k];
-            r->child[k] = c;
-            if (c != 0) c->parent = r;
-        }
+}
+
+/* The first non-empty large bin from bin i up, or NLARGEBINS. */
+static unsigned next_large_bin(const dl_state *m, unsigned i) {
+    unsigned w = i / BINMAP_BITS;
+    dl_binmap bits = m->largemap[w] & ~(bin_bit(i % BINMAP_BITS) - 1);
+    while (bits == 0) {
+        if (++w == LARGEMAP_WORDS) return NLARGEBINS;
+        bits = m->largemap[w];
     }
+    return w * BINMAP_BITS + lowest_bin(bits);
 }
 
 /* ======================= shared entry points ======================= */
@@ -165,7 +87,7 @@ DL_INTERNAL DL_HOT_INLINE void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t 
     if (is_small(s))
         insert_small(m, p, s);
     else
-        insert_large(m, (dl_tchunk *)p, s);
+        insert_large(m, p, s);
     DL_CHECK_FREE(m, p);
 }
 
@@ -173,7 +95,7 @@ DL_INTERNAL DL_HOT_INLINE void dl_unlink_chunk(dl_state *m, dl_chunk *p, size_t 
     if (is_small(s))
         unlink_small(m, p, s);
     else
-        unlink_large(m, (dl_tchunk *)p);
+        unlink_large(m, p, s);
 }
 
 /* Makes p (free, size s, boundary tag written) the designated victim; the
@@ -203,74 +125,46 @@ static void *carve(dl_state *m, dl_chunk *v, size_t nb, int remainder_to_dv) {
     return CHUNK2MEM(v);
 }
 
-/* A small request that no small bin can serve: the smallest chunk of the
- * lowest non-empty tree bin. */
+/* A small request that no small bin can serve: the newest chunk of the
+ * lowest non-empty large bin (all of it fits). */
 DL_INTERNAL void *dl_tmalloc_small(dl_state *m, size_t nb) {
-    dl_tchunk *t = m->treebins[lowest_bin(m->treemap)];
-    dl_tchunk *v = t;
-    size_t best = chunksize((dl_chunk *)t);
-    /* The minimum lies on the leftmost path: a left subtree holds only sizes
-     * below the right one's. */
-    while ((t = leftmost_child(t)) != 0) {
-        size_t s = chunksize((dl_chunk *)t);
-        if (s < best) {
-            best = s;
-            v = t;
-        }
-    }
-    if (DL_UNLIKELY(!ok_address(m, v))) DL_CORRUPTION("corrupted tree bin: chunk outside the heap");
-    unlink_large(m, v);
-    return carve(m, (dl_chunk *)v, nb, 1);
+    dl_chunk *v = m->largebins[next_large_bin(m, 0)];
+    if (DL_UNLIKELY(!ok_address(m, v))) DL_CORRUPTION("corrupted large bin: chunk outside the heap");
+    unlink_large(m, v, chunksize(v));
+    return carve(m, v, nb, 1);
 }
 
-/* Best fit for a large request: the smallest chunk of at least nb bytes, if
- * it fits more tightly than the designated victim. */
+/* How many chunks of a bin a large request compares before it settles for
+ * the best fit seen: bounds the time when one bin holds many chunks. */
+#define LARGE_SCAN_LIMIT 4u
+
+/* A fit for a large request: the best of the first chunks of nb's own bin
+ * (its sizes straddle nb), else the newest chunk of the next non-empty bin
+ * (within an eighth of the best size there is), if it fits more tightly
+ * than the designated victim. The last bin has no bin above it, so it is
+ * searched until a fit is found. */
 DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb) {
-    dl_tchunk *v = 0;
+    unsigned i = large_index(nb);
+    dl_chunk *v = 0;
     size_t best_rest = MAX_SIZE_T; /* leftover bytes of v */
-    unsigned i = dl_tree_index(nb);
-    dl_tchunk *t = m->treebins[i];
-    if (t != 0) {
-        /* Walk down the path nb's bits select, remembering the best fit and
-         * the last right subtree we did not enter: it holds the next larger
-         * sizes if the path runs out. */
-        size_t bits = nb << dl_tree_leftshift(i);
-        dl_tchunk *untaken_right = 0;
-        for (;;) {
-            size_t s = chunksize((dl_chunk *)t);
-            if (s >= nb && s - nb < best_rest) {
-                v = t;
-                best_rest = s - nb;
-                if (best_rest == 0) {
-                    t = 0; /* exact fit: nothing can beat it */
-                    break;
-                }
-            }
-            dl_tchunk *right = t->child[1];
-            t = t->child[top_bit(bits)];
-            if (right != 0 && right != t) untaken_right = right;
-            if (t == 0) {
-                t = untaken_right;
-                break;
-            }
-            bits <<= 1;
-        }
-    }
-    if (t == 0 && v == 0) {
-        dl_binmap larger = m->treemap & bins_above(i);
-        if (larger != 0) t = m->treebins[lowest_bin(larger)];
-    }
-    while (t != 0) { /* smallest chunk of subtree t */
-        size_t s = chunksize((dl_chunk *)t);
+    unsigned seen = 0;
+    for (dl_chunk *p = m->largebins[i]; p != 0; p = p->fd) {
+        size_t s = chunksize(p);
         if (s >= nb && s - nb < best_rest) {
-            v = t;
+            v = p;
             best_rest = s - nb;
+            if (best_rest == 0) break;
         }
-        t = leftmost_child(t);
+        if (++seen >= LARGE_SCAN_LIMIT && (v != 0 || i != NLARGEBINS - 1)) break;
     }
-    if (v == 0) return 0;
+    if (v == 0) {
+        unsigned j = i + 1 < NLARGEBINS ? next_large_bin(m, i + 1) : NLARGEBINS;
+        if (j == NLARGEBINS) return 0;
+        v = m->largebins[j];
+        best_rest = chunksize(v) - nb;
+    }
     if (m->dvsize >= nb && best_rest >= m->dvsize - nb) return 0; /* dv fits better */
-    if (DL_UNLIKELY(!ok_address(m, v))) DL_CORRUPTION("corrupted tree bin: chunk outside the heap");
-    unlink_large(m, v);
-    return carve(m, (dl_chunk *)v, nb, 0);
+    if (DL_UNLIKELY(!ok_address(m, v))) DL_CORRUPTION("corrupted large bin: chunk outside the heap");
+    unlink_large(m, v, chunksize(v));
+    return carve(m, v, nb, 0);
 }

@@ -13,7 +13,7 @@ typedef struct checker {
     void *arg;
     size_t violations;
     size_t binned_small[NSMALLBINS]; /* free chunks seen in the walk, per bin */
-    size_t binned_tree[NTREEBINS];
+    size_t binned_large[NLARGEBINS];
     size_t limit; /* bound on any list length: stops a corrupted cycle */
 } checker;
 
@@ -68,7 +68,7 @@ static void check_segment(checker *c, const dl_segment *sp, int is_newest, int *
                 if (is_small(sz))
                     c->binned_small[small_index(sz)] += 1;
                 else
-                    c->binned_tree[dl_tree_index(sz)] += 1;
+                    c->binned_large[large_index(sz)] += 1;
             }
         } else {
             check_inuse_footer(c, q);
@@ -127,63 +127,29 @@ static void check_small_bins(checker *c) {
     }
 }
 
-/* Checks the subtree at t, a node `depth` levels below the root of tree bin
- * i. Every size in it must have the bits `mask` equal to `value`: the trie
- * branches its ancestors took. Returns the number of chunks. */
-static size_t check_tree(checker *c, dl_tchunk *t, unsigned i, unsigned depth, size_t mask,
-                         size_t value) {
-    size_t count = 0;
-    size_t lo = dl_treebin_min_size(i);
-    size_t hi = i + 1 < NTREEBINS ? dl_treebin_min_size(i + 1) : MAX_SIZE_T;
-    unsigned varying = (unsigned)SIZE_T_BITS - dl_tree_leftshift(i); /* bits the trie may branch on */
-    if (depth >= varying || !is_heap_chunk(c, t)) {
-        violation(c, "tree bin structure leaves the heap or is too deep", t);
-        return 0;
-    }
-    size_t s = chunksize((dl_chunk *)t);
-    EXPECT(c, t->index == i, "tree node records the wrong bin", t);
-    EXPECT(c, s >= lo && s < hi, "chunk size outside its tree bin's range", t);
-    EXPECT(c, (s & mask) == value, "tree node on the wrong side of an ancestor", t);
-    /* The ring of same-size chunks hanging off the node. */
-    dl_tchunk *u = t;
-    do {
-        if (!is_heap_chunk(c, u) || count > c->limit) {
-            violation(c, "tree ring leaves the heap or does not end", t);
-            return count;
-        }
-        EXPECT(c, chunksize((dl_chunk *)u) == s, "same-size ring holds a different size", u);
-        EXPECT(c, u->fd->bk == u && u->bk->fd == u, "tree ring links do not point back", u);
-        if (u != t)
-            EXPECT(c, u->parent == 0 && u->child[0] == 0 && u->child[1] == 0,
-                   "ring member has tree links", u);
-        check_free_for_bin(c, (dl_chunk *)u);
-        count += 1;
-        u = u->fd;
-    } while (u != t);
-    size_t branch_bit = (size_t)1 << (varying - 1 - depth);
-    for (unsigned k = 0; k < 2; ++k) {
-        dl_tchunk *child = t->child[k];
-        if (child == 0) continue;
-        EXPECT(c, child->parent == t, "tree child does not point to its parent", child);
-        count += check_tree(c, child, i, depth + 1, mask | branch_bit, value | (k ? branch_bit : 0));
-    }
-    return count;
-}
-
-static void check_tree_bins(checker *c) {
+static void check_large_bins(checker *c) {
     dl_state *m = c->m;
-    for (unsigned i = 0; i < NTREEBINS; ++i) {
-        dl_tchunk *root = m->treebins[i];
-        EXPECT(c, (root == 0) == !(m->treemap & bin_bit(i)), "treemap bit disagrees with its bin",
-               &m->treebins[i]);
+    for (unsigned i = 0; i < NLARGEBINS; ++i) {
+        dl_chunk *slot = LARGE_SLOT_AT(m, i);
+        size_t lo = large_bin_min_size(i);
+        size_t hi = i + 1 < NLARGEBINS ? large_bin_min_size(i + 1) : MAX_SIZE_T;
+        int marked = (m->largemap[i / BINMAP_BITS] & bin_bit(i % BINMAP_BITS)) != 0;
+        EXPECT(c, (m->largebins[i] != 0) == marked, "largemap bit disagrees with its bin",
+               &m->largebins[i]);
         size_t count = 0;
-        if (root != 0) {
-            EXPECT(c, root->parent == (dl_tchunk *)(void *)&m->treebins[i],
-                   "tree root does not point to its bin", root);
-            count = check_tree(c, root, i, 0, 0, 0);
+        for (dl_chunk *p = m->largebins[i], *prev = slot; p != 0; prev = p, p = p->fd) {
+            if (!is_heap_chunk(c, p) || count > c->limit) {
+                violation(c, "large bin list leaves the heap or does not end", &m->largebins[i]);
+                break;
+            }
+            EXPECT(c, p->bk == prev, "large bin links do not point back", p);
+            size_t s = chunksize(p);
+            EXPECT(c, s >= lo && s < hi, "chunk size outside its large bin's range", p);
+            check_free_for_bin(c, p);
+            count += 1;
         }
-        EXPECT(c, count == c->binned_tree[i], "tree bin count differs from free chunks in the heap",
-               &m->treebins[i]);
+        EXPECT(c, count == c->binned_large[i], "large bin count differs from free chunks in the heap",
+               &m->largebins[i]);
     }
 }
 
@@ -243,7 +209,7 @@ DL_INTERNAL size_t dl_heap_check(dl_state *m, dl_check_report report, void *arg)
         EXPECT(&c, m->dvsize == 0, "dvsize is set without a designated victim", m);
     }
     check_small_bins(&c);
-    check_tree_bins(&c);
+    check_large_bins(&c);
     size_t map_bytes = check_mappings(&c);
     EXPECT(&c, seg_bytes + map_bytes == m->footprint, "footprint differs from segments plus mappings", m);
     EXPECT(&c, m->max_footprint >= m->footprint, "max footprint is below the footprint", m);

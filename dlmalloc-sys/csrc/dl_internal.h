@@ -229,17 +229,14 @@ static inline int ok_address(const dl_state *m, const void *a) {
     return (const char *)a >= m->least_addr;
 }
 
-/* ---- bins.c: small bins, tree bins, best-fit search -------------------------- */
+/* ---- bins.c: small bins, large bins, fit search ------------------------------ */
 
-/* Inline: a small bin's list takes a few instructions, a tree a call. */
+/* Inline: a small bin's list takes a few instructions, a large bin a call. */
 DL_INTERNAL DL_HOT_INLINE void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t s);
 DL_INTERNAL DL_HOT_INLINE void dl_unlink_chunk(dl_state *m, dl_chunk *p, size_t s);
 DL_INTERNAL void dl_replace_dv(dl_state *m, dl_chunk *p, size_t s);
 DL_INTERNAL void *dl_tmalloc_small(dl_state *m, size_t nb);
 DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb);
-DL_INTERNAL unsigned dl_tree_index(size_t s);
-DL_INTERNAL size_t dl_treebin_min_size(unsigned i);
-DL_INTERNAL unsigned dl_tree_leftshift(unsigned i);
 
 /* ---- sysmem.c: segments, direct mappings, trimming ------------------------- */
 

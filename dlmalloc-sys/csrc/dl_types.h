@@ -94,18 +94,6 @@ typedef struct dl_chunk {
     struct dl_chunk *bk; /* free chunks only: previous in bin */
 } dl_chunk;
 
-/* A free chunk in a tree bin: a node of a bitwise trie on its size, or a
- * member of the same-size ring hanging off such a node (parent == NULL). */
-typedef struct dl_tchunk {
-    size_t prev_foot;
-    size_t head;
-    struct dl_tchunk *fd;
-    struct dl_tchunk *bk;
-    struct dl_tchunk *child[2];
-    struct dl_tchunk *parent; /* the root's parent is its bin slot */
-    unsigned index;           /* tree bin number */
-} dl_tchunk;
-
 #define PINUSE_BIT ((size_t)1)  /* the previous chunk is in use */
 #define CINUSE_BIT ((size_t)2)  /* this chunk is in use */
 #define MMAPPED_BIT ((size_t)4) /* this chunk has its own mapping */
@@ -170,29 +158,40 @@ typedef struct dl_mapping {
 
 /* One bit per bin. A word wide, so that on 64-bit targets the small bins
  * reach 1 KiB: most requests of ordinary programs then take an exact-size
- * list (constant time) instead of a tree. */
+ * list (constant time) and leave the large bins to larger blocks. */
 typedef size_t dl_binmap;
+#define BINMAP_BITS ((unsigned)SIZE_T_BITS)
 
 /* Small bins hold one chunk size each, one alignment step apart: 64 bins up
  * to 1008 bytes on 64-bit targets, 32 up to 248 bytes on 32-bit ones (whose
- * heaps are small, and whose state stays the size it always was). */
-#define NSMALLBINS ((unsigned)SIZE_T_BITS)
-#define NTREEBINS 32u
+ * heaps are small, and whose state stays small). */
+#define NSMALLBINS BINMAP_BITS
 #if SIZE_MAX > 0xFFFFFFFFu
 #define SMALLBIN_SHIFT 4u
-#define TREEBIN_SHIFT 10u
+#define LARGEBIN_SHIFT 10u
 #else
 #define SMALLBIN_SHIFT 3u
-#define TREEBIN_SHIFT 8u
+#define LARGEBIN_SHIFT 8u
 #endif
-#define MIN_LARGE_SIZE ((size_t)1 << TREEBIN_SHIFT)
+#define MIN_LARGE_SIZE ((size_t)1 << LARGEBIN_SHIFT)
 #define MAX_SMALL_SIZE (MIN_LARGE_SIZE - 1)
 #define MAX_SMALL_REQUEST (MAX_SMALL_SIZE - ALIGN_MASK - CHUNK_OVERHEAD)
+
+/* Large bins (segregated fit): each power of two from MIN_LARGE_SIZE up is
+ * split into 8 bins of equal width, so a bin's sizes differ by at most an
+ * eighth; the last bin also takes every size beyond the rest. Two map words
+ * cover them: 16 powers of two (1 KiB to 64 MiB) on 64-bit targets, 8
+ * (256 bytes to 64 KiB) on 32-bit ones. A bin is a list, newest first. */
+#define LARGEBIN_SUB_BITS 3u
+#define LARGEMAP_WORDS 2u
+#define NLARGEBINS (LARGEMAP_WORDS * BINMAP_BITS)
+#define LARGE_OCTAVES (NLARGEBINS >> LARGEBIN_SUB_BITS)
+
 /* Compile-time checks (C99 has no static assertion): a negative array size
- * fails the build. One small bin per alignment step, and the tree bins
+ * fails the build. One small bin per alignment step, and the large bins
  * start where the small bins end. */
 typedef char dl_check_small_bin_step[((size_t)1 << SMALLBIN_SHIFT) == DL_ALIGN ? 1 : -1];
-typedef char dl_check_tree_start[(NSMALLBINS << SMALLBIN_SHIFT) == MIN_LARGE_SIZE ? 1 : -1];
+typedef char dl_check_large_start[(NSMALLBINS << SMALLBIN_SHIFT) == MIN_LARGE_SIZE ? 1 : -1];
 
 static inline int is_small(size_t s) { return (s >> SMALLBIN_SHIFT) < NSMALLBINS; }
 static inline unsigned small_index(size_t s) { return (unsigned)(s >> SMALLBIN_SHIFT); }
@@ -203,6 +202,28 @@ static inline dl_binmap bins_above(unsigned i) { return ~((bin_bit(i) << 1) - 1)
 static inline unsigned lowest_bin(dl_binmap map) {
     if (sizeof(dl_binmap) > sizeof(unsigned)) return (unsigned)__builtin_ctzll(map);
     return (unsigned)__builtin_ctz((unsigned)map);
+}
+/* The number of the highest set bit of s (s > 0). */
+static inline unsigned floor_log2(size_t s) {
+    if (sizeof(size_t) > sizeof(unsigned))
+        return (unsigned)(SIZE_T_BITS - 1) - (unsigned)__builtin_clzll(s);
+    return (unsigned)(SIZE_T_BITS - 1) - (unsigned)__builtin_clz((unsigned)s);
+}
+/* The large bin of size s (s >= MIN_LARGE_SIZE): its power of two, then
+ * the next three bits. */
+static inline unsigned large_index(size_t s) {
+    unsigned log = floor_log2(s);
+    unsigned octave = log - LARGEBIN_SHIFT;
+    if (octave >= LARGE_OCTAVES) return NLARGEBINS - 1;
+    unsigned sub = (unsigned)(s >> (log - LARGEBIN_SUB_BITS)) & ((1u << LARGEBIN_SUB_BITS) - 1);
+    return (octave << LARGEBIN_SUB_BITS) | sub;
+}
+/* The least size large bin i holds. */
+static inline size_t large_bin_min_size(unsigned i) {
+    unsigned octave = i >> LARGEBIN_SUB_BITS;
+    size_t sub = i & ((1u << LARGEBIN_SUB_BITS) - 1);
+    return ((size_t)1 << (octave + LARGEBIN_SHIFT)) |
+           (sub << (octave + LARGEBIN_SHIFT - LARGEBIN_SUB_BITS));
 }
 
 /* ---- the heap state ------------------------------------------------------------ */
@@ -221,7 +242,7 @@ typedef struct dl_page_source {
 
 typedef struct dl_state {
     dl_binmap smallmap; /* bit i set iff small bin i is not empty */
-    dl_binmap treemap;  /* bit i set iff tree bin i is not empty */
+    dl_binmap largemap[LARGEMAP_WORDS]; /* bit i set iff large bin i is not empty */
     size_t dvsize;
     size_t topsize;
     char *least_addr; /* lowest address the heap ever owned */
@@ -234,7 +255,9 @@ typedef struct dl_state {
      * a chunk (BIN_AT) so that lists are circular and unlink never tests
      * for the head. */
     dl_chunk *smallbins[NSMALLBINS * 2];
-    dl_tchunk *treebins[NTREEBINS];
+    /* Large bin i's first chunk; its bk points at the slot viewed as a
+     * chunk (LARGE_SLOT_AT), so unlinking the first chunk needs no test. */
+    dl_chunk *largebins[NLARGEBINS];
     size_t footprint;
     size_t max_footprint;
     size_t footprint_limit; /* MAX_SIZE_T: none */
@@ -250,5 +273,8 @@ typedef struct dl_state {
 
 #define BIN_AT(m, i) \
     ((dl_chunk *)(void *)((char *)&(m)->smallbins[(i) << 1] - offsetof(dl_chunk, fd)))
+
+#define LARGE_SLOT_AT(m, i) \
+    ((dl_chunk *)(void *)((char *)&(m)->largebins[i] - offsetof(dl_chunk, fd)))
 
 #endif /* DL_TYPES_H */

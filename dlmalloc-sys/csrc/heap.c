@@ -1,6 +1,6 @@
 /*
  * heap.c - the algorithms behind the entry points, for any heap state:
- * malloc (small bins, dv, tree bins, top, system), free with coalescing,
+ * malloc (small bins, dv, large bins, top, system), free with coalescing,
  * in-place resizing, aligned allocation, the independent_* family and bulk
  * free. Callers hold the heap's lock.
  */
@@ -28,8 +28,12 @@ static void *take_from_dv(dl_state *m, size_t nb) {
     return CHUNK2MEM(p);
 }
 
+static inline int any_large(const dl_state *m) {
+    return (m->largemap[0] | m->largemap[1]) != 0;
+}
+
 /* Small request: an exact (or one-step larger) small bin, else (when dv
- * is too small) the next non-empty small bin or the trees. NULL leaves the
+ * is too small) the next non-empty small bin or a large bin. NULL leaves the
  * request to dv, top or the system. */
 static DL_HOT_INLINE void *small_malloc(dl_state *m, size_t nb) {
     unsigned idx = small_index(nb);
@@ -68,7 +72,7 @@ static DL_HOT_INLINE void *small_malloc(dl_state *m, size_t nb) {
             DL_CHECK_INUSE(m, p);
             return CHUNK2MEM(p);
         }
-        if (m->treemap != 0) return dl_tmalloc_small(m, nb);
+        if (any_large(m)) return dl_tmalloc_small(m, nb);
     }
     return 0;
 }
@@ -85,7 +89,7 @@ static DL_HOT_INLINE void *heap_malloc(dl_state *m, size_t bytes, int may_map) {
         return 0;
     } else {
         nb = PAD_REQUEST(bytes);
-        if (m->treemap != 0) {
+        if (any_large(m)) {
             void *mem = dl_tmalloc_large(m, nb);
             if (mem != 0) return mem;
         }
