@@ -1,7 +1,8 @@
 //! Fixed-arena utilisation: how much of a fresh 16 MiB region an allocator
-//! lets a program actually use. Random sizes are allocated (and some freed)
-//! until the first null; the score is the peak of live bytes over the
-//! region's size.
+//! lets a program actually use. Blocks are allocated (and some freed) until
+//! the first null; the score is the peak of live bytes over the region's
+//! size. One fill draws random sizes; the others ask for one size only, so
+//! the per-block overhead of small blocks shows instead of averaging out.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -82,10 +83,82 @@ impl Drop for Region {
 pub struct ArenaContender {
     /// Its column name.
     pub name: &'static str,
-    /// Builds it over `[base, base + len)`; the allocator is dropped before
-    /// the region is unmapped.
+    /// Builds it over `[base, base + len)`; the allocator is dropped (with
+    /// blocks still live) before the region is unmapped.
     pub make: fn(base: NonNull<u8>, len: usize) -> Box<dyn GlobalAlloc>,
 }
+
+/// How a fill picks the size of each block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sizes {
+    /// Uniform in 16..=4096 bytes: a general-purpose mix.
+    Random,
+    /// Every block exactly this many bytes (at least 16, room for the two
+    /// stamps).
+    Fixed(usize),
+}
+
+impl Sizes {
+    /// The smallest and largest size of a block (the same for a fixed
+    /// size).
+    const RANDOM_RANGE: (usize, usize) = (16, 4096);
+
+    /// The size of the next block.
+    fn next(self, rng: &mut Rng) -> usize {
+        match self {
+            Sizes::Random => rng.size(Self::RANDOM_RANGE.0, Self::RANDOM_RANGE.1),
+            Sizes::Fixed(size) => size,
+        }
+    }
+
+    /// A short description for a table header.
+    pub fn describe(self) -> String {
+        match self {
+            Sizes::Random => format!(
+                "{}..={} B random",
+                Self::RANDOM_RANGE.0,
+                Self::RANDOM_RANGE.1
+            ),
+            Sizes::Fixed(size) => format!("{size} B"),
+        }
+    }
+}
+
+/// One fill of the region: its workload name in the raw rows and the report,
+/// and how it sizes its blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct Fill {
+    /// The workload name (`arena-16m...`).
+    pub name: &'static str,
+    /// The size of every block.
+    pub sizes: Sizes,
+}
+
+/// Every fill, in report column order: the random mix first (the long-
+/// standing `arena-16m` row), then fixed sizes from the smallest, where a
+/// block header costs the most.
+pub const FILLS: &[Fill] = &[
+    Fill {
+        name: "arena-16m",
+        sizes: Sizes::Random,
+    },
+    Fill {
+        name: "arena-16m-16b",
+        sizes: Sizes::Fixed(16),
+    },
+    Fill {
+        name: "arena-16m-64b",
+        sizes: Sizes::Fixed(64),
+    },
+    Fill {
+        name: "arena-16m-256b",
+        sizes: Sizes::Fixed(256),
+    },
+    Fill {
+        name: "arena-16m-1k",
+        sizes: Sizes::Fixed(1024),
+    },
+];
 
 /// What the fill reached.
 #[derive(Clone, Copy, Debug)]
@@ -97,13 +170,23 @@ pub struct Utilisation {
     pub region: usize,
 }
 
+impl Utilisation {
+    /// Peak live bytes over the region size: the score.
+    pub fn ratio(self) -> f64 {
+        self.peak_live as f64 / self.region as f64
+    }
+}
+
 /// Fills a fresh region through `contender` until the first null: each
-/// step allocates 16..=4096 bytes with probability 3/4, or frees a random
-/// live block. Every block is verified before it is freed.
-pub fn utilisation(contender: &ArenaContender) -> Utilisation {
+/// step allocates a block sized by `sizes` with probability 3/4, or frees a
+/// random live block. Every block is verified before it is freed, and
+/// those still live at the end are verified before the region goes.
+pub fn utilisation(contender: &ArenaContender, sizes: Sizes) -> Utilisation {
     let region = Region::map(REGION);
     let alloc = (contender.make)(region.base(), region.len());
-    let what = format!("{} / arena", contender.name);
+    let what = format!("{} / arena {}", contender.name, sizes.describe());
+    // The same seed for every fill: the random fill keeps the sequence it
+    // always had, so its numbers stay comparable with earlier runs.
     let mut rng = Rng::new(0xa7e4a);
     let mut live: Vec<(*mut u8, usize, u64)> = Vec::with_capacity(REGION / 16);
     let mut live_bytes = 0usize;
@@ -111,7 +194,7 @@ pub fn utilisation(contender: &ArenaContender) -> Utilisation {
     let mut id = 0u64;
     loop {
         if live.is_empty() || rng.chance(75) {
-            let size = rng.size(16, 4096);
+            let size = sizes.next(&mut rng);
             let layout = Layout::from_size_align(size, ALIGN).unwrap();
             // SAFETY: non-zero size.
             let ptr = unsafe { alloc.alloc(layout) };
@@ -139,16 +222,35 @@ pub fn utilisation(contender: &ArenaContender) -> Utilisation {
             live_bytes -= size;
         }
     }
+    // The blocks still live are checked but not freed: the region goes
+    // back to the system whole, and freeing them one by one would cost a
+    // heap that keeps its free blocks in one sorted list (linked_list,
+    // emb-llff) a walk of that list per block, minutes for the million
+    // blocks of the 16-byte fill, and add nothing to the score.
     for (ptr, size, tag) in live {
         // SAFETY: a live block of this allocator, stamped by us.
-        unsafe {
-            stamp::check(ptr, size, tag, &what);
-            alloc.dealloc(ptr, Layout::from_size_align(size, ALIGN).unwrap());
-        }
+        unsafe { stamp::check(ptr, size, tag, &what) };
     }
     drop(alloc);
     Utilisation {
         peak_live,
         region: region.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_names_are_distinct_and_fixed_sizes_hold_the_stamps() {
+        for (i, fill) in FILLS.iter().enumerate() {
+            assert!(fill.name.starts_with("arena-16m"));
+            assert!(FILLS[..i].iter().all(|f| f.name != fill.name));
+            if let Sizes::Fixed(size) = fill.sizes {
+                assert!(size >= 16, "{}: a block must hold two stamps", fill.name);
+            }
+        }
+        assert_eq!(FILLS[0].name, "arena-16m", "the random fill keeps its name");
     }
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::arena;
 use crate::provenance;
 use crate::rss;
 use crate::svg;
@@ -222,8 +223,25 @@ fn check_complete(rows: &[Raw]) -> Result<(), String> {
             ));
         }
     }
-    if !rows.iter().any(|r| r.kind == "arena") {
+    check_arena_complete(rows)
+}
+
+/// Checks that some allocator ran the arena fills, and that every
+/// allocator that ran one ran them all.
+fn check_arena_complete(rows: &[Raw]) -> Result<(), String> {
+    let arena: Vec<&Raw> = rows.iter().filter(|r| r.kind == "arena").collect();
+    if arena.is_empty() {
         return Err("no arena fill was measured".into());
+    }
+    for allocator in arena.iter().map(|r| &r.allocator) {
+        for fill in arena::FILLS {
+            if !arena
+                .iter()
+                .any(|r| &r.allocator == allocator && r.workload == fill.name)
+            {
+                return Err(format!("{allocator} did not run {}", fill.name));
+            }
+        }
     }
     Ok(())
 }
@@ -324,12 +342,13 @@ fn markdown(r: &Results, scale: Scale) -> String {
     writeln!(
         o,
         "- Ours: `DLMalloc` (global heap, hosted platform `dlmalloc-platform-std`), \
-         `MspaceAlloc` (a locked mspace created on first use), `Mspace` (an owned locked \
-         mspace, `Mspace::new_locked`, behind a `GlobalAlloc` adapter) — as built from this \
-         commit.\n\
+         `MspaceAlloc` (a locked mspace created on first use, system memory), `Mspace` (a \
+         locked mspace over a 1 GiB region of its own, as the region-based peers get and as \
+         bare metal uses it: `Mspace::from_raw_region_locked` with `Growth::Fixed`, behind a \
+         `GlobalAlloc` adapter) — as built from this commit.\n\
          - Region-based peers (talc, linked_list, buddy, emb-tlsf, emb-llff) each get one 1 GiB \
-         lazily-backed mmap region for the whole run; talc (a `TalcLock` \
-         over parking_lot's mutex, with a `Claim` source) gets the same kind of region; rlsf is its `GlobalTlsf` (pages from the OS).\n\
+         lazily-backed mmap region for the whole run; talc is a `TalcLock` over parking_lot's \
+         mutex, with a `Claim` source; rlsf is its `GlobalTlsf` (pages from the OS).\n\
          - † measured in a second process (portable-dlmalloc exports the same C symbols as our \
          core); its ratios are against the `System` of that process.\n\
          - Every block is verified (tags at both ends written on alloc, checked on free and \
@@ -432,23 +451,8 @@ fn markdown(r: &Results, scale: Scale) -> String {
         }
     }
 
-    writeln!(o, "\n## Fixed-arena utilisation\n").unwrap();
-    writeln!(
-        o,
-        "A fresh 16 MiB region per allocator; random 16..=4096-byte blocks (3/4 allocs, 1/4 \
-         frees) until the first null. Peak live bytes / region size; higher is better.\n"
-    )
-    .unwrap();
-    let arena: Vec<(&String, f64)> = r
-        .metrics
-        .iter()
-        .filter(|((kind, _, _), _)| kind == "arena")
-        .map(|((_, _, a), v)| (a, *v))
-        .collect();
-    writeln!(o, "| allocator | peak live / region |\n|---|---:|").unwrap();
-    for (a, v) in arena {
-        writeln!(o, "| {a} | {:.1}% |", v * 100.0).unwrap();
-    }
+    o.push('\n');
+    o.push_str(&utilisation_section(&r.metrics));
 
     writeln!(o, "\n## Memory footprint (child process per cell)\n").unwrap();
     writeln!(
@@ -491,6 +495,70 @@ fn markdown(r: &Results, scale: Scale) -> String {
     out
 }
 
+/// The arena table alone, from raw rows: what `BIN arena` prints.
+///
+/// # Errors
+///
+/// A raw row that cannot be parsed, or a fill an allocator did not run.
+pub fn arena_table(raw: &str) -> Result<String, String> {
+    let rows = parse(raw, "arena rows")?;
+    check_arena_complete(&rows)?;
+    Ok(utilisation_section(&collect(&rows).metrics))
+}
+
+/// The "Fixed-arena utilisation" section: one row per allocator, one column
+/// per fill that was measured (in [`arena::FILLS`] order), each cell the
+/// peak live bytes over the region.
+fn utilisation_section(metrics: &BTreeMap<(String, String, String), f64>) -> String {
+    let mut out = String::new();
+    let o = &mut out;
+    writeln!(o, "## Fixed-arena utilisation\n").unwrap();
+    writeln!(
+        o,
+        "A fresh 16 MiB region per allocator and fill; each step allocates a block (3/4) or \
+         frees a random live one (1/4), until the first null. The first fill draws random \
+         sizes; the others ask for one size each, so a heap's per-block cost (header, minimum \
+         block, rounding) shows. Peak live bytes (as asked) / region size; higher is better.\n"
+    )
+    .unwrap();
+    let value = |fill: &str, allocator: &str| {
+        metrics
+            .get(&("arena".into(), fill.into(), allocator.into()))
+            .copied()
+    };
+    let mut allocators: Vec<&String> = Vec::new();
+    for (_, _, a) in metrics.keys().filter(|(kind, _, _)| kind == "arena") {
+        if !allocators.contains(&a) {
+            allocators.push(a);
+        }
+    }
+    let fills: Vec<&arena::Fill> = arena::FILLS
+        .iter()
+        .filter(|f| allocators.iter().any(|a| value(f.name, a).is_some()))
+        .collect();
+    write!(o, "| allocator |").unwrap();
+    for f in &fills {
+        write!(o, " {} (`{}`) |", f.sizes.describe(), f.name).unwrap();
+    }
+    o.push_str("\n|---|");
+    for _ in &fills {
+        o.push_str("---:|");
+    }
+    o.push('\n');
+    for a in allocators {
+        write!(o, "| {a} |").unwrap();
+        for f in &fills {
+            match value(f.name, a) {
+                Some(v) => write!(o, " {:.1}% |", v * 100.0),
+                None => write!(o, " – |"),
+            }
+            .unwrap();
+        }
+        o.push('\n');
+    }
+    out
+}
+
 fn csv(r: &Results) -> String {
     let mut out = String::from(
         "kind,workload,allocator,process,value,min,max,spread_pct,rounds,capped,ratio_vs_system,ratio_vs_dlmalloc\n",
@@ -527,4 +595,56 @@ fn csv(r: &Results) -> String {
         writeln!(out, "{kind},{w},{a},,{v:.4},,,,1,false,,").unwrap();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Raw arena rows: `allocator` ran `fills`, each scoring `value`.
+    fn arena_rows(allocator: &str, fills: &[&str], value: f64) -> String {
+        fills
+            .iter()
+            .map(|fill| format!("main,arena,{fill},{allocator},0,{value},ok\n"))
+            .collect()
+    }
+
+    #[test]
+    fn arena_table_has_a_column_per_fill_and_a_row_per_allocator() {
+        let fills: Vec<&str> = arena::FILLS.iter().map(|f| f.name).collect();
+        let raw = arena_rows("talc", &fills, 0.5) + &arena_rows("Mspace", &fills, 0.25);
+        let table = arena_table(&raw).unwrap();
+        let header = table
+            .lines()
+            .find(|l| l.starts_with("| allocator"))
+            .unwrap();
+        for fill in &fills {
+            assert!(header.contains(&format!("(`{fill}`)")), "{header}");
+        }
+        let row = |a: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(&format!("| {a} |")))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(row("talc").matches(" 50.0% |").count(), fills.len());
+        assert_eq!(row("Mspace").matches(" 25.0% |").count(), fills.len());
+    }
+
+    #[test]
+    fn an_allocator_that_missed_a_fill_is_reported() {
+        let raw = arena_rows("talc", &["arena-16m"], 0.9);
+        let problem = arena_table(&raw).unwrap_err();
+        assert!(problem.contains("talc did not run"), "{problem}");
+    }
+
+    #[test]
+    fn the_table_shows_only_the_fills_that_were_measured() {
+        // An older raw file knows only the random fill.
+        let rows = parse(&arena_rows("talc", &["arena-16m"], 0.9), "old").unwrap();
+        let section = utilisation_section(&collect(&rows).metrics);
+        assert!(section.contains("(`arena-16m`) |\n"), "{section}");
+        assert!(section.contains("| talc | 90.0% |"), "{section}");
+    }
 }

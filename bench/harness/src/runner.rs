@@ -11,6 +11,8 @@
 //! BIN once ALLOCATOR WORKLOAD STEPS               one untimed run of a pair
 //!                                                or churn workload (for
 //!                                                instruction counts)
+//! BIN arena                                      only the arena fills: print
+//!                                                their table
 //! BIN report [--quick] --out DIR RAW.csv...      write results.{md,csv,svg}
 //! ```
 
@@ -119,6 +121,7 @@ pub fn main(source: &str, contenders: &[Contender], arenas: &[ArenaContender]) {
                 .unwrap_or_else(|| panic!("no pair or churn workload {workload}"));
             assert_eq!(outcome.steps, steps as u64, "{workload} stopped early");
         }
+        Some("arena") => print_arena_table(source, arenas),
         Some("report") => {
             let out = flag_value(&args, "--out").expect("report needs --out DIR");
             let mut raws: Vec<&String> = Vec::new();
@@ -137,7 +140,7 @@ pub fn main(source: &str, contenders: &[Contender], arenas: &[ArenaContender]) {
         }
         _ => {
             eprintln!(
-                "usage: {source} run [--quick] [--rounds N] [--only NAME] --out RAW.csv | rss ALLOCATOR WORKLOAD [--quick] | once ALLOCATOR WORKLOAD STEPS | report [--quick] --out DIR RAW.csv..."
+                "usage: {source} run [--quick] [--rounds N] [--only NAME] --out RAW.csv | rss ALLOCATOR WORKLOAD [--quick] | once ALLOCATOR WORKLOAD STEPS | arena | report [--quick] --out DIR RAW.csv..."
             );
             std::process::exit(2);
         }
@@ -216,11 +219,7 @@ fn run(
     if only.is_some() {
         return rows.out;
     }
-    for contender in arenas {
-        let fill = arena::utilisation(contender);
-        let ratio = fill.peak_live as f64 / fill.region as f64;
-        rows.push("arena", "arena-16m", contender.name, 0, ratio, "ok");
-    }
+    arena_fills(&mut rows, arenas);
     eprintln!(
         "[{:>6.1}s] {source}: arena fill done",
         started.elapsed().as_secs_f64()
@@ -266,4 +265,32 @@ fn run(
         );
     }
     rows.out
+}
+
+/// Runs only the arena fills and prints their table (what the report's
+/// utilisation section shows): a quick look without the timed workloads.
+fn print_arena_table(source: &str, arenas: &[ArenaContender]) {
+    let mut rows = Rows {
+        out: String::new(),
+        source: source.into(),
+    };
+    arena_fills(&mut rows, arenas);
+    match report::arena_table(&rows.out) {
+        Ok(table) => print!("{table}"),
+        Err(problem) => {
+            eprintln!("arena: {problem}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs every arena fill over every arena contender, one `arena` row each
+/// (the workload is the fill's name, the value peak live / region).
+fn arena_fills(rows: &mut Rows, arenas: &[ArenaContender]) {
+    for fill in arena::FILLS {
+        for contender in arenas {
+            let ratio = arena::utilisation(contender, fill.sizes).ratio();
+            rows.push("arena", fill.name, contender.name, 0, ratio, "ok");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::RefCell;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use allocator_api2::alloc::Allocator;
 use bench_harness::arena::{ArenaContender, Region};
@@ -11,11 +12,12 @@ use bench_harness::runner::{self, Contender};
 use dlmalloc::{Growth, Locking, Mspace};
 use dlmalloc_platform_std as _;
 
-/// The region each region-based peer gets for the whole run: many times
-/// what the largest workload keeps live (the 100k-block churns peak near
-/// 60 MiB asked, twice that once buddy rounds it up; the doubling vector
-/// needs 12 MiB), with room for the blocks that a too-slow drain leaks, so
-/// no workload fails for want of memory. Mapped lazily, so untouched pages
+/// The region each region-based heap (our `Mspace` and the peers that take
+/// a region) gets for the whole run: many times what the largest workload
+/// keeps live (the 100k-block churns peak near 60 MiB asked, twice that
+/// once buddy rounds it up; the doubling vector needs 12 MiB), with room
+/// for the blocks that a too-slow drain leaks, so no workload fails for
+/// want of memory. Mapped lazily, so untouched pages
 /// cost nothing.
 const PEER_REGION: usize = 1 << 30;
 
@@ -88,6 +90,89 @@ unsafe impl GlobalAlloc for TlsfArena {
     }
 }
 
+/// dlmalloc-rs's system-allocator hook over one caller's region: the first
+/// request that fits gets the whole region, every other request fails. So
+/// dlmalloc-rs runs in the region alone, as a bare-metal heap would, with
+/// no memory to fall back on.
+struct RegionOnce {
+    /// The region's first byte until it is handed out, then null.
+    base: AtomicPtr<u8>,
+    /// The region's size.
+    len: usize,
+}
+
+impl RegionOnce {
+    /// dlmalloc-rs's `EXTERN_BIT` flag: the segment was not allocated by
+    /// the hook, so dlmalloc-rs must neither release it nor merge it.
+    const EXTERN_BIT: u32 = 1;
+
+    /// The refusal: a null base (dlmalloc-rs ignores the rest).
+    const NONE: (*mut u8, usize, u32) = (ptr::null_mut(), 0, 0);
+}
+
+// SAFETY: `alloc` hands out the caller's region (valid and given to this
+// heap alone, per ArenaContender::make) at most once, at its full size;
+// nothing is ever moved or released (remap fails, free and free_part
+// refuse), which the trait allows.
+unsafe impl dlmalloc_rs::Allocator for RegionOnce {
+    fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
+        if size > self.len {
+            return Self::NONE;
+        }
+        let base = self.base.swap(ptr::null_mut(), Ordering::Relaxed);
+        if base.is_null() {
+            Self::NONE
+        } else {
+            (base, self.len, Self::EXTERN_BIT)
+        }
+    }
+
+    fn remap(&self, _ptr: *mut u8, _old: usize, _new: usize, _can_move: bool) -> *mut u8 {
+        ptr::null_mut()
+    }
+
+    fn free_part(&self, _ptr: *mut u8, _old: usize, _new: usize) -> bool {
+        false
+    }
+
+    fn free(&self, _ptr: *mut u8, _size: usize) -> bool {
+        false
+    }
+
+    fn can_release_part(&self, _flags: u32) -> bool {
+        false
+    }
+
+    fn allocates_zeros(&self) -> bool {
+        // The caller's region may hold anything.
+        false
+    }
+
+    fn page_size(&self) -> usize {
+        4096
+    }
+}
+
+/// dlmalloc-rs over one region as a single-threaded `GlobalAlloc` (the
+/// arena fill runs on one thread; it never reallocates, so the default
+/// `realloc` is enough).
+struct DlmallocRsArena(RefCell<dlmalloc_rs::Dlmalloc<RegionOnce>>);
+
+// SAFETY: forwards to dlmalloc-rs, which hands out aligned, non-overlapping
+// blocks of its region; null on failure.
+unsafe impl GlobalAlloc for DlmallocRsArena {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: GlobalAlloc's contract is malloc's.
+        unsafe { self.0.borrow_mut().malloc(layout.size(), layout.align()) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: a live block of this heap with the size and alignment it
+        // was allocated with (GlobalAlloc's caller contract).
+        unsafe { self.0.borrow_mut().free(ptr, layout.size(), layout.align()) }
+    }
+}
+
 static OURS_GLOBAL: dlmalloc::DLMalloc = dlmalloc::DLMalloc;
 static OURS_MSPACE_ALLOC: dlmalloc::MspaceAlloc = dlmalloc::MspaceAlloc::new(0);
 static SYSTEM: std::alloc::System = std::alloc::System;
@@ -106,9 +191,18 @@ fn peer_region() -> (NonNull<u8>, usize) {
     Region::map(PEER_REGION).leak()
 }
 
+/// Every allocator of the timed and footprint workloads, in column order.
 fn contenders() -> Vec<Contender> {
-    let talc_region = peer_region();
+    // Ours as bare metal gets it: a locked heap over a region of its own
+    // that never maps memory (large blocks come from the region's top), on
+    // the same footing as the region-based peers below.
+    let (base, len) = peer_region();
     // SAFETY: the region is fresh, ours alone, and lives for ever.
+    let mspace = unsafe { Mspace::from_raw_region_locked(base, len, Growth::Fixed) }
+        .expect("1 GiB holds an mspace");
+
+    let talc_region = peer_region();
+    // SAFETY: as above.
     let talc = leak(TalcRegion::new(unsafe {
         talc::source::Claim::new(talc_region.0.as_ptr(), talc_region.1)
     }));
@@ -144,7 +238,7 @@ fn contenders() -> Vec<Contender> {
         },
         Contender {
             name: "Mspace",
-            alloc: leak(MspaceGlobal(Mspace::new_locked(0))),
+            alloc: leak(MspaceGlobal(mspace)),
         },
         Contender {
             name: "System",
@@ -189,6 +283,8 @@ fn contenders() -> Vec<Contender> {
     ]
 }
 
+/// Every allocator that can be built over a caller's region, for the
+/// fixed-arena fills.
 fn arenas() -> Vec<ArenaContender> {
     vec![
         ArenaContender {
@@ -217,6 +313,17 @@ fn arenas() -> Vec<ArenaContender> {
                 // SAFETY: as above; the region outlives the pool.
                 unsafe { tlsf.insert_free_block_ptr(NonNull::slice_from_raw_parts(base, len)) };
                 Box::new(TlsfArena(RefCell::new(tlsf)))
+            },
+        },
+        ArenaContender {
+            name: "dlmalloc-rs",
+            make: |base, len| {
+                let source = RegionOnce {
+                    base: AtomicPtr::new(base.as_ptr()),
+                    len,
+                };
+                let heap = dlmalloc_rs::Dlmalloc::new_with_allocator(source);
+                Box::new(DlmallocRsArena(RefCell::new(heap)))
             },
         },
         ArenaContender {
@@ -258,6 +365,7 @@ fn arenas() -> Vec<ArenaContender> {
     ]
 }
 
+/// Runs the command line over this process's allocators.
 fn main() {
     runner::main("main", &contenders(), &arenas());
 }
