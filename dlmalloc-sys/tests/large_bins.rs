@@ -17,12 +17,15 @@ use core::ffi::c_void;
 use dlmalloc_sys::*;
 use dlmalloc_test_support::assert_mspace_ok;
 
-/// The unit block sizes are counted in: a fifth of the last bin's least
-/// size on 64-bit targets (there it starts at 60 MiB), and likewise on
-/// 32-bit ones (60 KiB).
-const UNIT: usize = if usize::BITS == 64 { 16 << 20 } else { 16 << 10 };
+/// The unit block sizes are counted in. The last bin starts at 60 MiB on
+/// 64-bit targets and at 60 KiB on 32-bit ones, so 4 units or more lie in it.
+const UNIT: usize = if usize::BITS == 64 {
+    16 << 20
+} else {
+    16 << 10
+};
 
-/// A locked-out heap over a zeroed buffer of `len` bytes (its pages are
+/// An unlocked heap over a zeroed buffer of `len` bytes (its pages are
 /// only backed where the heap writes), which may not grow past it.
 struct FixedHeap {
     _buf: Vec<u8>,
@@ -81,7 +84,10 @@ fn the_last_bin_gives_the_best_fit_of_its_chunks() {
     let b = heap.malloc(8 * UNIT + UNIT / 2);
     assert_eq!(b, nine, "8.5 units: only the 9-unit chunk fits");
     let c = heap.malloc(10 * UNIT);
-    assert!(c as usize > six as usize, "10 units: no binned chunk fits, top serves it");
+    assert!(
+        c as usize > six as usize,
+        "10 units: no binned chunk fits, top serves it"
+    );
     heap.check("after the three requests");
     let d = heap.malloc(4 * UNIT);
     assert_eq!(d, five, "4 units: the 5-unit chunk, the last one binned");
@@ -112,7 +118,10 @@ fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
     }
     heap.check("twelve chunks in one bin");
     let big = heap.malloc(4000);
-    assert!(!freed.contains(&big), "4000 bytes fit none of the freed chunks");
+    assert!(
+        !freed.contains(&big),
+        "4000 bytes fit none of the freed chunks"
+    );
     // The bin still serves requests of its chunks' sizes. Largest first,
     // each finds its exact fit among the newest chunks, so every one of
     // them is reused and none comes from top.
@@ -121,7 +130,10 @@ fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
     got.sort();
     let mut want = freed.clone();
     want.sort();
-    assert_eq!(got, want, "each freed chunk serves a request of its own size");
+    assert_eq!(
+        got, want,
+        "each freed chunk serves a request of its own size"
+    );
     heap.check("after taking them all back");
     for p in again.into_iter().chain(held).chain([big]) {
         heap.free(p);
