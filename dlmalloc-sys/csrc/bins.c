@@ -134,20 +134,10 @@ DL_INTERNAL void *dl_tmalloc_small(dl_state *m, size_t nb) {
     return carve(m, v, nb, 1);
 }
 
-/* How many chunks of a bin a large request compares before it settles for
- * the best fit seen: bounds the time when one bin holds many chunks. */
-#define LARGE_SCAN_LIMIT 4u
-
-/* A fit for a large request: the best of the first chunks of nb's own bin
- * (its sizes straddle nb), else the newest chunk of the next non-empty bin
- * (within an eighth of the best size there is), if it fits more tightly
- * than the designated victim. The last bin has no bin above it, so it is
- * searched until a fit is found. */
-DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb) {
-    unsigned i = large_index(nb);
+/* The best fit for nb among all of bin i's chunks, or NULL. */
+static dl_chunk *best_in_bin(const dl_state *m, unsigned i, size_t nb) {
     dl_chunk *v = 0;
-    size_t best_rest = MAX_SIZE_T; /* leftover bytes of v */
-    unsigned seen = 0;
+    size_t best_rest = MAX_SIZE_T;
     for (dl_chunk *p = m->largebins[i]; p != 0; p = p->fd) {
         size_t s = chunksize(p);
         if (s >= nb && s - nb < best_rest) {
@@ -155,14 +145,32 @@ DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb) {
             best_rest = s - nb;
             if (best_rest == 0) break;
         }
-        if (++seen >= LARGE_SCAN_LIMIT && (v != 0 || i != NLARGEBINS - 1)) break;
     }
-    if (v == 0) {
-        unsigned j = i + 1 < NLARGEBINS ? next_large_bin(m, i + 1) : NLARGEBINS;
+    return v;
+}
+
+/* A fit for a large request, touching as few chunks as it can (in a large
+ * heap each one is likely a cache miss): the newest chunk of nb's own bin
+ * if it is large enough (a block freed and asked for again at the same size
+ * is found at once), else the newest chunk of the next non-empty bin, whose
+ * every chunk fits. The last bin has no bin above it and few chunks, each
+ * larger than any other bin's, so there the best fit is taken; `thorough`
+ * takes the best fit of nb's own bin too (before the heap grows or fails).
+ * NULL when nothing fits, or when the designated victim fits more tightly. */
+DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb, int thorough) {
+    unsigned i = large_index(nb);
+    dl_chunk *v = m->largebins[i];
+    if (thorough || i == NLARGEBINS - 1)
+        v = best_in_bin(m, i, nb);
+    else if (v != 0 && chunksize(v) < nb)
+        v = 0;
+    if (v == 0 && i + 1 < NLARGEBINS) {
+        unsigned j = next_large_bin(m, i + 1);
         if (j == NLARGEBINS) return 0;
-        v = m->largebins[j];
-        best_rest = chunksize(v) - nb;
+        v = j == NLARGEBINS - 1 ? best_in_bin(m, j, nb) : m->largebins[j];
     }
+    if (v == 0) return 0;
+    size_t best_rest = chunksize(v) - nb;
     if (m->dvsize >= nb && best_rest >= m->dvsize - nb) return 0; /* dv fits better */
     if (DL_UNLIKELY(!ok_address(m, v))) DL_CORRUPTION("corrupted large bin: chunk outside the heap");
     unlink_large(m, v, chunksize(v));

@@ -236,7 +236,7 @@ DL_INTERNAL DL_HOT_INLINE void dl_insert_chunk(dl_state *m, dl_chunk *p, size_t 
 DL_INTERNAL DL_HOT_INLINE void dl_unlink_chunk(dl_state *m, dl_chunk *p, size_t s);
 DL_INTERNAL void dl_replace_dv(dl_state *m, dl_chunk *p, size_t s);
 DL_INTERNAL void *dl_tmalloc_small(dl_state *m, size_t nb);
-DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb);
+DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb, int thorough);
 
 /* ---- sysmem.c: segments, direct mappings, trimming ------------------------- */
 
@@ -305,8 +305,8 @@ DL_INTERNAL int dl_under_global_limit(const dl_state *m);
  * global.c (the dl* API on the global heap) and mspace.c (the mspace_* API)
  * are wrappers around these; each takes the heap's lock itself. */
 
-DL_INTERNAL void *dl_op_malloc(dl_state *m, size_t bytes);
-DL_INTERNAL void dl_op_free(dl_state *m, void *mem);
+DL_INTERNAL DL_HOT_INLINE void *dl_op_malloc(dl_state *m, size_t bytes);
+DL_INTERNAL DL_HOT_INLINE void dl_op_free(dl_state *m, void *mem);
 DL_INTERNAL void *dl_op_calloc(dl_state *m, size_t count, size_t elem_size);
 DL_INTERNAL void *dl_op_realloc(dl_state *m, void *mem, size_t bytes);
 DL_INTERNAL void *dl_op_realloc_in_place(dl_state *m, void *mem, size_t bytes);

@@ -17,14 +17,14 @@ static inline void leave(dl_state *m) {
 
 /* ======================= allocation ======================= */
 
-DL_INTERNAL void *dl_op_malloc(dl_state *m, size_t bytes) {
+DL_INTERNAL DL_HOT_INLINE void *dl_op_malloc(dl_state *m, size_t bytes) {
     enter(m);
     void *mem = dl_heap_malloc_inline(m, bytes);
     leave(m);
     return mem;
 }
 
-DL_INTERNAL void dl_op_free(dl_state *m, void *mem) {
+DL_INTERNAL DL_HOT_INLINE void dl_op_free(dl_state *m, void *mem) {
     if (mem == 0) return;
     enter(m);
     dl_heap_free_inline(m, dl_checked_chunk(m, mem, DL_OP_FREE));

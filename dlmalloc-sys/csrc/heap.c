@@ -90,12 +90,18 @@ static DL_HOT_INLINE void *heap_malloc(dl_state *m, size_t bytes, int may_map) {
     } else {
         nb = PAD_REQUEST(bytes);
         if (any_large(m)) {
-            void *mem = dl_tmalloc_large(m, nb);
+            void *mem = dl_tmalloc_large(m, nb, 0);
             if (mem != 0) return mem;
         }
     }
     if (nb <= m->dvsize) return take_from_dv(m, nb);
     if (nb < m->topsize) return dl_take_from_top(m, nb);
+    /* Before the heap grows (or fails), a chunk deeper in nb's own bin
+     * than the quick search looks may still fit. */
+    if (!is_small(nb) && any_large(m)) {
+        void *mem = dl_tmalloc_large(m, nb, 1);
+        if (mem != 0) return mem;
+    }
     return dl_sys_alloc(m, nb, may_map);
 }
 

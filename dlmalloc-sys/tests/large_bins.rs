@@ -1,8 +1,8 @@
 //! The large bins' fit search, at the edges the random tests rarely reach:
-//! the last bin (every size past 64 MiB on 64-bit targets, past 64 KiB on
-//! 32-bit ones) is searched until a fit, and the best of the chunks it
-//! compares is taken, not the newest; a bin holding more chunks than the
-//! search compares still serves every request (from a larger bin or top).
+//! the last bin (every size past 60 MiB on 64-bit targets, past 60 KiB on
+//! 32-bit ones) gives its best fit, not its newest chunk; in any other bin
+//! only the newest chunk is compared, so a bin whose newest chunk is too
+//! small sends the request to a larger bin or top, and keeps its chunks.
 //! Each heap lives in a fixed region (a footprint limit at its size), so
 //! every block comes from the bins or top, never from a mapping of its own.
 
@@ -98,11 +98,11 @@ fn the_last_bin_gives_the_best_fit_of_its_chunks() {
 }
 
 /// One bin holds 12 free chunks just below 4 KiB and a request is a little
-/// larger than all of them: the search compares a few, finds none that
-/// fits, and the block comes from elsewhere; the bin keeps its chunks and
-/// serves requests of their sizes afterwards (largest first: a smaller
-/// request may take a larger chunk among the few the search compares,
-/// which is the price of a bounded search).
+/// larger than all of them: its newest chunk does not fit, and the block
+/// comes from elsewhere; the bin keeps its chunks and serves requests of
+/// their sizes afterwards (largest first: a smaller request would take the
+/// newest chunk, the largest, and split it, which is the price of looking
+/// at one chunk only).
 #[test]
 fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
     let heap = FixedHeap::new(4 << 20);
@@ -123,7 +123,7 @@ fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
         "4000 bytes fit none of the freed chunks"
     );
     // The bin still serves requests of its chunks' sizes. Largest first,
-    // each finds its exact fit among the newest chunks, so every one of
+    // each finds its exact fit as the bin's newest chunk, so every one of
     // them is reused and none comes from top.
     let again: Vec<*mut c_void> = sizes.iter().rev().map(|&s| heap.malloc(s)).collect();
     let mut got = again.clone();
@@ -136,6 +136,39 @@ fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
     );
     heap.check("after taking them all back");
     for p in again.into_iter().chain(held).chain([big]) {
+        heap.free(p);
+    }
+    heap.check("all freed");
+}
+
+/// When a heap can no longer grow, a request its bin can serve deeper than
+/// the newest chunk is still served: two chunks share a bin, the newer too
+/// small, top is full, and the older one fits.
+#[test]
+fn a_full_heap_finds_the_fit_behind_the_newest_chunk() {
+    let heap = FixedHeap::new(1 << 20);
+    let larger = heap.malloc(3950);
+    let _sep1 = heap.malloc(64);
+    let smaller = heap.malloc(3850);
+    let _sep2 = heap.malloc(64);
+    // Use up top, so that only the bins can serve what follows.
+    let mut filler = Vec::new();
+    for size in [64 << 10, 1 << 10, 64] {
+        loop {
+            let p = unsafe { mspace_malloc(heap.msp, size) };
+            if p.is_null() {
+                break;
+            }
+            filler.push(p);
+        }
+    }
+    heap.free(larger);
+    heap.free(smaller);
+    heap.check("two chunks in one bin, the smaller one newest, top used up");
+    let p = heap.malloc(3900);
+    assert_eq!(p, larger, "3900 bytes: the older, larger chunk fits");
+    heap.check("after the request");
+    for p in filler.into_iter().chain([p]) {
         heap.free(p);
     }
     heap.check("all freed");

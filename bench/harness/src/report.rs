@@ -549,7 +549,7 @@ fn utilisation_section(metrics: &BTreeMap<(String, String, String), f64>) -> Str
         write!(o, "| {a} |").unwrap();
         for f in &fills {
             match value(f.name, a) {
-                Some(v) => write!(o, " {:.1}% |", v * 100.0),
+                Some(v) => write!(o, " {:.2}% |", v * 100.0),
                 None => write!(o, " – |"),
             }
             .unwrap();
@@ -628,8 +628,8 @@ mod tests {
                 .unwrap()
                 .to_string()
         };
-        assert_eq!(row("talc").matches(" 50.0% |").count(), fills.len());
-        assert_eq!(row("Mspace").matches(" 25.0% |").count(), fills.len());
+        assert_eq!(row("talc").matches(" 50.00% |").count(), fills.len());
+        assert_eq!(row("Mspace").matches(" 25.00% |").count(), fills.len());
     }
 
     #[test]
@@ -645,6 +645,6 @@ mod tests {
         let rows = parse(&arena_rows("talc", &["arena-16m"], 0.9), "old").unwrap();
         let section = utilisation_section(&collect(&rows).metrics);
         assert!(section.contains("(`arena-16m`) |\n"), "{section}");
-        assert!(section.contains("| talc | 90.0% |"), "{section}");
+        assert!(section.contains("| talc | 90.00% |"), "{section}");
     }
 }
