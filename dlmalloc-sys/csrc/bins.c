@@ -134,11 +134,12 @@ DL_INTERNAL void *dl_tmalloc_small(dl_state *m, size_t nb) {
     return carve(m, v, nb, 1);
 }
 
-/* The best fit for nb among all of bin i's chunks, or NULL. */
-static dl_chunk *best_in_bin(const dl_state *m, unsigned i, size_t nb) {
+/* The best fit for nb among the first `limit` chunks of bin i (the newest),
+ * or NULL. */
+static dl_chunk *best_in_bin(const dl_state *m, unsigned i, size_t nb, size_t limit) {
     dl_chunk *v = 0;
     size_t best_rest = MAX_SIZE_T;
-    for (dl_chunk *p = m->largebins[i]; p != 0; p = p->fd) {
+    for (dl_chunk *p = m->largebins[i]; p != 0 && limit != 0; p = p->fd, --limit) {
         size_t s = chunksize(p);
         if (s >= nb && s - nb < best_rest) {
             v = p;
@@ -149,25 +150,27 @@ static dl_chunk *best_in_bin(const dl_state *m, unsigned i, size_t nb) {
     return v;
 }
 
-/* A fit for a large request, touching as few chunks as it can (in a large
- * heap each one is likely a cache miss): the newest chunk of nb's own bin
- * if it is large enough (a block freed and asked for again at the same size
- * is found at once), else the newest chunk of the next non-empty bin, whose
- * every chunk fits. The last bin has no bin above it and few chunks, each
- * larger than any other bin's, so there the best fit is taken; `thorough`
- * takes the best fit of nb's own bin too (before the heap grows or fails).
- * NULL when nothing fits, or when the designated victim fits more tightly. */
+/* How many of its own bin's chunks a large request compares before it
+ * looks further: enough to find a tight fit among the chunks a bin usually
+ * holds (in a large heap each one is likely a cache miss), and a bound on
+ * the time when one bin holds many. */
+#define LARGE_SCAN_LIMIT 8u
+
+/* A fit for a large request: the best of the newest few chunks of nb's own
+ * bin, else the newest chunk of the next non-empty bin, every chunk of
+ * which fits. The last bin has no bin above it and few chunks, each larger
+ * than any other bin's, so there the best fit of the whole list is taken;
+ * `thorough` does the same for nb's own bin (before the heap grows or
+ * fails). NULL when nothing fits, or when the designated victim fits more
+ * tightly. */
 DL_INTERNAL void *dl_tmalloc_large(dl_state *m, size_t nb, int thorough) {
     unsigned i = large_index(nb);
-    dl_chunk *v = m->largebins[i];
-    if (thorough || i == NLARGEBINS - 1)
-        v = best_in_bin(m, i, nb);
-    else if (v != 0 && chunksize(v) < nb)
-        v = 0;
+    int whole = thorough || i == NLARGEBINS - 1;
+    dl_chunk *v = best_in_bin(m, i, nb, whole ? MAX_SIZE_T : LARGE_SCAN_LIMIT);
     if (v == 0 && i + 1 < NLARGEBINS) {
         unsigned j = next_large_bin(m, i + 1);
         if (j == NLARGEBINS) return 0;
-        v = j == NLARGEBINS - 1 ? best_in_bin(m, j, nb) : m->largebins[j];
+        v = j == NLARGEBINS - 1 ? best_in_bin(m, j, nb, MAX_SIZE_T) : m->largebins[j];
     }
     if (v == 0) return 0;
     size_t best_rest = chunksize(v) - nb;

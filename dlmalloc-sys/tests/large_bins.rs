@@ -1,8 +1,9 @@
 //! The large bins' fit search, at the edges the random tests rarely reach:
 //! the last bin (every size past 60 MiB on 64-bit targets, past 60 KiB on
 //! 32-bit ones) gives its best fit, not its newest chunk; in any other bin
-//! only the newest chunk is compared, so a bin whose newest chunk is too
-//! small sends the request to a larger bin or top, and keeps its chunks.
+//! only the newest few chunks are compared, so a bin whose newest chunks
+//! are too small sends the request to a larger bin or top and keeps its
+//! chunks, and a full heap still finds a fit behind them.
 //! Each heap lives in a fixed region (a footprint limit at its size), so
 //! every block comes from the bins or top, never from a mapping of its own.
 
@@ -98,11 +99,11 @@ fn the_last_bin_gives_the_best_fit_of_its_chunks() {
 }
 
 /// One bin holds 12 free chunks just below 4 KiB and a request is a little
-/// larger than all of them: its newest chunk does not fit, and the block
+/// larger than all of them: none of the chunks compared fits, and the block
 /// comes from elsewhere; the bin keeps its chunks and serves requests of
-/// their sizes afterwards (largest first: a smaller request would take the
-/// newest chunk, the largest, and split it, which is the price of looking
-/// at one chunk only).
+/// their sizes afterwards (largest first: a smaller request might take a
+/// larger chunk among those compared and split it, the price of a bounded
+/// search).
 #[test]
 fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
     let heap = FixedHeap::new(4 << 20);
@@ -141,34 +142,39 @@ fn a_full_bin_without_a_fit_sends_the_request_elsewhere() {
     heap.check("all freed");
 }
 
-/// When a heap can no longer grow, a request its bin can serve deeper than
-/// the newest chunk is still served: two chunks share a bin, the newer too
-/// small, top is full, and the older one fits.
+/// When a heap can no longer grow, a request its bin can serve only from
+/// behind the chunks the quick search compares is still served: ten
+/// chunks share a bin, the nine newest too small, top is full, and the
+/// oldest one fits.
 #[test]
-fn a_full_heap_finds_the_fit_behind_the_newest_chunk() {
+fn a_full_heap_finds_the_fit_behind_the_newest_chunks() {
     let heap = FixedHeap::new(1 << 20);
     let larger = heap.malloc(3950);
-    let _sep1 = heap.malloc(64);
-    let smaller = heap.malloc(3850);
-    let _sep2 = heap.malloc(64);
+    let mut held = vec![heap.malloc(64)];
+    let mut smaller = Vec::new();
+    for _ in 0..9 {
+        smaller.push(heap.malloc(3850));
+        held.push(heap.malloc(64));
+    }
     // Use up top, so that only the bins can serve what follows.
-    let mut filler = Vec::new();
     for size in [64 << 10, 1 << 10, 64] {
         loop {
             let p = unsafe { mspace_malloc(heap.msp, size) };
             if p.is_null() {
                 break;
             }
-            filler.push(p);
+            held.push(p);
         }
     }
     heap.free(larger);
-    heap.free(smaller);
-    heap.check("two chunks in one bin, the smaller one newest, top used up");
+    for &p in &smaller {
+        heap.free(p);
+    }
+    heap.check("ten chunks in one bin, the nine newest smaller, top used up");
     let p = heap.malloc(3900);
-    assert_eq!(p, larger, "3900 bytes: the older, larger chunk fits");
+    assert_eq!(p, larger, "3900 bytes: the oldest, larger chunk fits");
     heap.check("after the request");
-    for p in filler.into_iter().chain([p]) {
+    for p in held.into_iter().chain([p]) {
         heap.free(p);
     }
     heap.check("all freed");
