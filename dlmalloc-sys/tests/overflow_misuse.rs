@@ -8,7 +8,7 @@
 //! fill: zeros (a string's terminator, a zeroing loop one step too far),
 //! ASCII text ('A') and all ones (0xFF). Three blocks of one size are taken
 //! from a fresh heap, so they are neighbours in address order and the
-//! outcome is fixed; both a small-bin size (24 bytes) and a tree-bin size
+//! outcome is fixed; both a small-bin size (24 bytes) and a large-bin size
 //! (2000 bytes) run.
 //!
 //! The tests assert the exact abort message where the core detects the
@@ -107,7 +107,7 @@ fn child_entry() {
 }
 
 /// The two block sizes every case runs with: a small-bin chunk and a
-/// tree-bin chunk.
+/// large-bin chunk.
 const SIZES: [usize; 2] = [24, 2000];
 
 /// Runs `<fill>_<freed>_<size>` for both sizes and asserts each child aborted

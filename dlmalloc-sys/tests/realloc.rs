@@ -88,7 +88,7 @@ fn repeated_growth_keeps_the_contents() {
     assert!(!p.is_null());
     unsafe { fill(p.cast(), 0, size, seed) };
     let mut p = p;
-    // Through small bins, tree bins, and past the mmap threshold.
+    // Through small bins, large bins, and past the mmap threshold.
     while size < (3 << 20) {
         let new = size + size / 2 + 7;
         p = resize(p, size, new, seed);
