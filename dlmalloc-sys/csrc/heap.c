@@ -29,7 +29,9 @@ static void *take_from_dv(dl_state *m, size_t nb) {
 }
 
 static inline int any_large(const dl_state *m) {
-    return (m->largemap[0] | m->largemap[1]) != 0;
+    dl_binmap any = 0;
+    for (unsigned w = 0; w < LARGEMAP_WORDS; ++w) any |= m->largemap[w]; /* unrolled by the compiler */
+    return any != 0;
 }
 
 /* Small request: an exact (or one-step larger) small bin, else (when dv
