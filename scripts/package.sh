@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-main_crates=(dlmalloc-sys dlmalloc-portable dlmalloc-platform-std)
+main_crates=(dlmalloc-sys dlmalloc-portable dlmalloc-platform-std dlmalloc-libc)
 
 quiet_tests() { grep -v '^warning: ignoring \(test\|example\|benchmark\)' || true; }
 

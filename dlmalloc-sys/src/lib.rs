@@ -122,6 +122,33 @@ pub unsafe fn usable_size_unmapped(block: *const c_void) -> Option<usize> {
     Some((head & !FLAG_BITS) - CHUNK_OVERHEAD)
 }
 
+/// The usable bytes of `block` when its chunk header marks it in use and
+/// it has no mapping of its own, read without a call into the core; `None`
+/// otherwise. A wrapper that frees blocks of unknown size (C's `free`) uses
+/// it: `Some` is a block it may file by size, and `None` goes to the core
+/// ([`dlfree`]), which frees a mapped block and reports one that is not in
+/// use (a double free) through `custom_abort`.
+///
+/// # Safety
+///
+/// The word before `block` must be readable: `block` was returned by this
+/// core's global heap or one of its mspaces (live or already freed).
+#[inline]
+pub unsafe fn usable_size_in_use_unmapped(block: *const c_void) -> Option<usize> {
+    /// Flag bits of a chunk header (csrc/dl_types.h): this chunk is in use,
+    /// this chunk has its own mapping.
+    const IN_USE: usize = 2;
+    const MAPPED: usize = 4;
+    // SAFETY: the header word before the block is readable (contract).
+    let head = unsafe { block.cast::<usize>().sub(1).read() };
+    if head & (IN_USE | MAPPED) != IN_USE {
+        return None;
+    }
+    // SAFETY: as above; an in-use unmapped chunk's header is the one
+    // usable_size_unmapped reads.
+    unsafe { usable_size_unmapped(block) }
+}
+
 /// The classic `mallinfo` report. Every field is a byte or chunk count.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

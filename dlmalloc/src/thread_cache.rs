@@ -75,6 +75,11 @@ const REGISTERED: u8 = 1;
 /// [`ThreadCache::state`]: given back at thread exit; the thread's last
 /// allocations go to the heaps directly.
 const GONE: u8 = 2;
+/// [`ThreadCache::state`]: registering. Arming the exit hook may allocate
+/// (glibc's `__cxa_thread_atexit_impl` calls `calloc`, which is this
+/// allocator when C's `malloc` is ours: crate `dlmalloc-libc`); those
+/// allocations go to the heaps directly instead of registering again.
+const REGISTERING: u8 = 3;
 
 impl ThreadCache {
     const fn new() -> ThreadCache {
@@ -116,7 +121,12 @@ impl ThreadCache {
     /// more in this thread (it is exiting).
     #[cold]
     fn register(&self) -> bool {
-        if self.state.get() != UNREGISTERED || !registry::caches_available() {
+        if self.state.get() != UNREGISTERED {
+            return false;
+        }
+        self.state.set(REGISTERING);
+        if !registry::caches_available() {
+            self.state.set(UNREGISTERED);
             return false;
         }
         // Arms the thread-exit hook; it fails once the thread's storage is
