@@ -2,8 +2,10 @@
 # Runs the real fuzzer (libFuzzer through cargo-fuzz, nightly) on the
 # heap_ops target for the given number of seconds (default 300), with the
 # C core built with its internal assertions, AddressSanitizer and libFuzzer's
-# coverage instrumentation. Exits non-zero when the fuzzer finds a crash, a
-# leak or a timeout, so `scripts/fuzz.sh 60` is the short CI run.
+# coverage instrumentation; then the c_api target (dlmalloc-libc's C
+# functions, testing/libc-tests/src/ops.rs) for as long again. Exits
+# non-zero when the fuzzer finds a crash, a leak or a timeout, so
+# `scripts/fuzz.sh 60` is the short CI run.
 #   scripts/fuzz.sh 1800
 # A crash leaves its input in testing/fuzz/artifacts/heap_ops/; minimise it with
 #   cargo +nightly fuzz tmin --fuzz-dir testing/fuzz heap_ops testing/fuzz/artifacts/heap_ops/crash-...
@@ -46,6 +48,9 @@ cp -n testing/fuzz-driver/regressions/*.bin testing/fuzz/corpus/heap_ops/ 2>/dev
 # --fuzz-dir: cargo-fuzz looks for fuzz/ under the project's root otherwise.
 fuzz_dir=testing/fuzz
 cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" heap_ops
+# c_api replaces the process's malloc, which AddressSanitizer must own:
+# it runs without a sanitizer (its own checks and the heap check remain).
+cargo +nightly fuzz build --sanitizer=none --fuzz-dir "$fuzz_dir" c_api
 
 # Refuse to fuzz blind: the core's archive must carry coverage counters.
 core=$(ls -t "$fuzz_dir"/target/"$target"/release/build/dlmalloc-sys-*/out/libdlmalloc.a | head -n 1)
@@ -59,4 +64,10 @@ fi
 echo "fuzz: C core instrumented ($core)"
 
 cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" heap_ops "$fuzz_dir"/corpus/heap_ops -- \
+    -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$@"
+
+# The C functions of dlmalloc-libc (testing/libc-tests/src/ops.rs), for as
+# long again.
+mkdir -p "$fuzz_dir"/corpus/c_api
+cargo +nightly fuzz run --sanitizer=none --fuzz-dir "$fuzz_dir" c_api "$fuzz_dir"/corpus/c_api -- \
     -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$@"

@@ -35,7 +35,7 @@ use dlmalloc::DLMalloc;
 use dlmalloc_sys::*;
 use dlmalloc_test_support::Heap;
 use elsewhere::{Helper, Request};
-use input::Input;
+pub use input::Input;
 use model::{Block, Patterns, assert_aligned, assert_disjoint, verify_zeroed};
 
 /// The thresholds restored at the end of each run, so runs do not leak

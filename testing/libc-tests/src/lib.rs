@@ -40,3 +40,5 @@ unsafe extern "C" {
     /// free(block).
     pub fn c_free(block: *mut u8);
 }
+
+pub mod ops;
