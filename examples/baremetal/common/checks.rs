@@ -20,7 +20,9 @@
 //!    number of blocks, using more than 90% of the arena;
 //! 5. an interrupt handler allocates and frees while the main loop does the
 //!    same, many times, with every block's contents verified;
-//! 6. `heap_check` finds no broken invariant after each phase.
+//! 6. C code calls `malloc`, `calloc`, `realloc`, `free` and the aligned
+//!    allocations (`c_heap.c`, through `dlmalloc-libc`) on the same heap;
+//! 7. `heap_check` finds no broken invariant after each phase.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -32,6 +34,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use dlmalloc::DLMalloc;
 use dlmalloc_platform_baremetal::arena_stats;
+// malloc & co. for the C code.
+use dlmalloc_libc as _;
 
 /// The size of the static arena each program declares.
 pub const ARENA_BYTES: usize = 64 * 1024;
@@ -181,6 +185,8 @@ fn run_checks<B: Board>(board: &mut B, findings: &mut Findings) -> Outcome {
     findings.tick_allocations = allocations;
     findings.main_rounds = rounds;
     step(board, "heap_check after interrupts", check_heap())?;
+    step(board, "C malloc and free (c_heap.c)", check_c_heap())?;
+    step(board, "heap_check after C", check_heap())?;
     Ok(())
 }
 
@@ -287,6 +293,30 @@ fn check_heap() -> Outcome {
             detail: alloc::format!("{error}"),
         }),
     }
+}
+
+unsafe extern "C" {
+    /// `c_heap.c`: 0, or the line of the first failed check.
+    fn c_heap_check() -> core::ffi::c_int;
+}
+
+fn check_c_heap() -> Outcome {
+    let in_use = DLMalloc.stats().in_use_bytes;
+    // SAFETY: the C check takes no arguments and frees what it allocates.
+    let failed_line = unsafe { c_heap_check() };
+    ensure!(
+        "C malloc and free",
+        failed_line == 0,
+        "the check at c_heap.c line {failed_line} failed"
+    );
+    let after = DLMalloc.stats().in_use_bytes;
+    ensure!(
+        "C malloc and free",
+        after == in_use,
+        "C left {} bytes in use",
+        after.abs_diff(in_use)
+    );
+    Ok(())
 }
 
 fn check_too_big() -> Outcome {

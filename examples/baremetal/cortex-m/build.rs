@@ -1,5 +1,6 @@
 //! Puts `memory.x` where the linker finds it and links with cortex-m-rt's
 //! `link.x` (which includes `memory.x`).
+//! Also compiles the C code that calls malloc and free (../common/c_heap.c).
 
 use std::env;
 use std::fs;
@@ -12,4 +13,11 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
+    // The C code that calls malloc and free (dlmalloc-libc's).
+    println!("cargo:rerun-if-changed=../common/c_heap.c");
+    cc::Build::new()
+        .file("../common/c_heap.c")
+        .flag("-ffreestanding")
+        .flag("-fno-builtin")
+        .compile("c_heap");
 }
