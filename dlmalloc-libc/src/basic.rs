@@ -27,8 +27,9 @@ pub(crate) const ALIGN: usize = raw::MALLOC_ALIGNMENT;
 /// A fresh block of at least `size` bytes (one byte when `size` is 0, so
 /// each call returns a distinct pointer) aligned to `align`, a power of
 /// two of at least [`ALIGN`]; null with `errno` set to `ENOMEM` when the
-/// size cannot be had.
-#[inline]
+/// size cannot be had. Inlined into each caller, where `align` is usually a
+/// constant and the layout's checks fold into one comparison.
+#[inline(always)]
 pub(crate) fn allocate(size: usize, align: usize) -> *mut c_void {
     let Ok(layout) = Layout::from_size_align(size.max(1), align) else {
         return out_of_memory();
