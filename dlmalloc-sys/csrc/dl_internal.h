@@ -72,6 +72,7 @@ typedef struct dl_params {
     size_t granularity;
     size_t mmap_threshold;
     size_t trim_threshold;
+    int trim_threshold_set; /* by mallopt: every heap uses it, none adapts its own */
 } dl_params;
 
 DL_INTERNAL dl_params dl_mparams;
@@ -85,6 +86,11 @@ static inline void dl_ensure_initialized(void) {
         dl_init_slow();
 }
 DL_INTERNAL void dl_init_state(dl_state *m, unsigned flags);
+/* The size of top above which a free trims heap m: the program's
+ * M_TRIM_THRESHOLD once it set one, else the heap's own, which adapts. */
+static inline size_t dl_trim_threshold(const dl_state *m) {
+    return dl_mparams.trim_threshold_set ? dl_mparams.trim_threshold : m->trim_threshold;
+}
 DL_INTERNAL int dl_set_param(int param, int value);
 static inline size_t dl_page_align(size_t s) {
     return (s + dl_mparams.page_size - 1) & ~(dl_mparams.page_size - 1);

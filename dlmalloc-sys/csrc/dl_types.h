@@ -43,6 +43,8 @@
 
 #define DL_DEFAULT_MMAP_THRESHOLD ((size_t)256 << 10)
 #define DL_DEFAULT_TRIM_THRESHOLD ((size_t)2 << 20)
+/* The most a heap's own trim threshold grows to (sysmem.c). */
+#define DL_MAX_TRIM_THRESHOLD (sizeof(size_t) == 8 ? (size_t)64 << 20 : (size_t)16 << 20)
 #define DL_DEFAULT_PAGE_SIZE ((size_t)4096)
 /* The first segment's size; later ones double up to the granularity. */
 #define DL_MIN_GROWTH ((size_t)64 << 10)
@@ -248,7 +250,9 @@ typedef struct dl_state {
     char *least_addr; /* lowest address the heap ever owned */
     dl_chunk *dv;     /* designated victim: remainder of the last small split */
     dl_chunk *top;    /* free tail of the newest segment */
-    size_t trim_check;
+    size_t trim_check;     /* a free that leaves top larger than this trims */
+    size_t trim_threshold; /* this heap's own threshold, which adapts (sysmem.c) */
+    int trimmed;           /* an automatic trim gave memory back since the heap last grew */
     size_t release_checks;
     size_t magic; /* equals the process magic while the state is valid */
     /* Small bin i's list head is the fd/bk pair at smallbins[2i], viewed as

@@ -17,7 +17,8 @@ extern "C" {
 #endif
 
 /* mallopt parameters. A value of -1 means "the maximum". */
-#define M_TRIM_THRESHOLD (-1) /* free top space kept before trimming */
+#define M_TRIM_THRESHOLD (-1) /* free top space kept before trimming (unset: each heap
+                                 adapts its own, see docs/DESIGN.md) */
 #define M_GRANULARITY (-2)    /* unit of system memory requests, a power of two >= page */
 #define M_MMAP_THRESHOLD (-3) /* requests at or above this that free heap memory cannot
                                serve get their own mapping */

@@ -256,7 +256,7 @@ static DL_HOT_INLINE void dl_heap_free_inline(dl_state *m, dl_chunk *p) {
     if (freed == 0) {
         /* Only a free that joins top can take it over the threshold. */
         if (m->topsize > m->trim_check) {
-            dl_sys_trim(m, 0);
+            if (dl_sys_trim(m, 0)) m->trimmed = 1;
             return;
         }
     } else if (ends_a_segment(freed) && dl_mparams.trim_threshold != MAX_SIZE_T) {

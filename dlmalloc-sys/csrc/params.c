@@ -10,7 +10,7 @@
 /* Until the set-up the magic is 1: make_magic's values are multiples of 8
  * and a destroyed heap's is 0, so no heap state carries it, and an mspace
  * handle used before any heap exists is refused like any other bad one. */
-DL_INTERNAL dl_params dl_mparams = {1, 0, 0, 0, 0};
+DL_INTERNAL dl_params dl_mparams = {1, 0, 0, 0, 0, 0};
 
 /* Returns a value that differs between processes (address-space layout) and
  * between runs; it keys the footer tags so forged chunks are unlikely to
@@ -38,6 +38,8 @@ DL_INTERNAL void dl_init_state(dl_state *m, unsigned flags) {
     }
     m->mappings.prev = m->mappings.next = &m->mappings;
     m->footprint_limit = MAX_SIZE_T;
+    m->trim_threshold = dl_mparams.trim_threshold;
+    m->trimmed = 0;
     m->release_checks = DL_RELEASE_CHECK_RATE;
     m->magic = dl_mparams.magic;
     m->flags = flags;
@@ -80,6 +82,7 @@ DL_INTERNAL int dl_set_param(int param, int value) {
     switch (param) {
     case M_TRIM_THRESHOLD:
         dl_mparams.trim_threshold = v;
+        dl_mparams.trim_threshold_set = 1;
         return 1;
     case M_GRANULARITY:
         if (v < dl_mparams.page_size || (v & (v - 1)) != 0) return 0;

@@ -57,7 +57,7 @@ DL_INTERNAL void dl_init_top(dl_state *m, dl_chunk *p, size_t psize) {
     m->top = p;
     m->topsize = psize;
     p->head = psize | PINUSE_BIT;
-    m->trim_check = dl_mparams.trim_threshold;
+    m->trim_check = dl_trim_threshold(m);
 }
 
 /* Splits nb bytes off the front of top; the caller checked nb < topsize, so
@@ -277,6 +277,19 @@ static int holds_state(const dl_state *m, const dl_segment *sp) {
     return state >= sp->base && state < sp->base + sp->size;
 }
 
+/* The heap must grow again after an automatic trim gave memory back: that
+ * memory went to the system only to be mapped, and faulted in, once more.
+ * The heap doubles its own trim threshold (up to DL_MAX_TRIM_THRESHOLD), so
+ * a program that keeps building up and tearing down a large structure
+ * keeps the memory after a few rounds, while one whose heap shrinks for
+ * good still gives it back. Peak footprint is unchanged: only memory the
+ * heap already had is kept. */
+static void adapt_trim_threshold(dl_state *m) {
+    m->trimmed = 0;
+    size_t t = m->trim_threshold;
+    if (t < DL_MAX_TRIM_THRESHOLD) m->trim_threshold = t <= DL_MAX_TRIM_THRESHOLD / 2 ? 2 * t : DL_MAX_TRIM_THRESHOLD;
+}
+
 /* Gets system memory for a request of nb bytes (chunk size) that no bin,
  * dv or top could serve; a large one gets a mapping of its own unless the
  * caller or the heap forbids it (may_map 0, or no USE_MMAP_FLAG). Returns
@@ -291,6 +304,7 @@ DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb, int may_map) {
     char *base = (char *)map_pages(m, asize);
     if (base == 0 && asize > need) base = (char *)map_pages(m, asize = need);
     if (base == 0) return 0;
+    if (m->trimmed) adapt_trim_threshold(m);
 
     if (m->top != 0 && !(m->seg.flags & SEG_EXTERN) && m->seg.base + m->seg.size == base) {
         /* Right after the newest segment: top simply grows. */

@@ -56,6 +56,9 @@
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
 /// `dlmallopt` parameter: free top space kept before the heap is trimmed.
+/// Until a program sets it, each heap starts at 2 MiB and doubles its own
+/// threshold (up to 64 MiB) whenever it must grow again after a trim gave
+/// memory back; once set, every heap uses the value and none adapts.
 pub const M_TRIM_THRESHOLD: c_int = -1;
 /// `dlmallopt` parameter: the unit of system memory requests (a power of
 /// two, at least the page size).
