@@ -15,6 +15,19 @@ main_crates=(dlmalloc-sys dlmalloc-portable dlmalloc-platform-std dlmalloc-libc)
 
 quiet_tests() { grep -v '^warning: ignoring \(test\|example\|benchmark\)' || true; }
 
+# cargo verifies a package against the others' fresh tarballs through a
+# local registry, and extracts each into $CARGO_HOME/registry/src/<id>/ once
+# per version: a copy left by an earlier run of this script, from older
+# sources with the same version number, would be used instead of the fresh
+# one. Remove our crates' copies (never a crates.io download: those live
+# under index.crates.io-*).
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/; do
+    for crate in "${main_crates[@]}" dlmalloc-platform-baremetal; do
+        rm -rf "$dir$crate-$version"
+    done
+done
+
 echo "== cargo package ${main_crates[*]}"
 args=()
 for crate in "${main_crates[@]}"; do args+=(-p "$crate"); done
