@@ -287,7 +287,8 @@ static int holds_state(const dl_state *m, const dl_segment *sp) {
 static void adapt_trim_threshold(dl_state *m) {
     m->trimmed = 0;
     size_t t = m->trim_threshold;
-    if (t < DL_MAX_TRIM_THRESHOLD) m->trim_threshold = t <= DL_MAX_TRIM_THRESHOLD / 2 ? 2 * t : DL_MAX_TRIM_THRESHOLD;
+    if (t < DL_MAX_TRIM_THRESHOLD)
+        m->trim_threshold = t <= DL_MAX_TRIM_THRESHOLD / 2 ? 2 * t : DL_MAX_TRIM_THRESHOLD;
 }
 
 /* Gets system memory for a request of nb bytes (chunk size) that no bin,
