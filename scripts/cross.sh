@@ -17,15 +17,9 @@ start=$(date +%s)
 logs=$root/target/cross
 mkdir -p "$logs"
 
-# Each step's name and outcome, printed at the end.
-summary=()
-step() {
-    echo
-    echo "== $*"
-}
-passed() {
-    summary+=("ok    $1")
-}
+# step, passed, run, and the summary they fill (printed at the end).
+# shellcheck source=scripts/steps.sh
+source "$root/scripts/steps.sh"
 
 # ---------------------------------------------------------------- installs
 
@@ -85,20 +79,6 @@ passed "tools installed"
 
 # ---------------------------------------------------------------- checks
 
-failures=0
-# run NAME COMMAND...: runs a step, records its outcome, goes on either way.
-run() {
-    local name=$1
-    shift
-    step "$name"
-    echo "+ $*"
-    if "$@"; then
-        summary+=("ok    $name")
-    else
-        summary+=("FAIL  $name")
-        failures=$((failures + 1))
-    fi
-}
 
 # qemu DIR PASS_PREFIX: builds the program in examples/baremetal/DIR, runs
 # it under QEMU through its cargo runner (from its folder, so that its

@@ -20,6 +20,8 @@ workspaces=(
     "dlmalloc-platform-baremetal|--features critical-section"
     "examples/baremetal/cortex-m|"
     "examples/baremetal/riscv|"
+    "dlmalloc-platform-wasm|--workspace --target wasm32-wasip1"
+    "dlmalloc-platform-wasm|--workspace --target wasm32-unknown-unknown"
     "testing/fuzz|"
     "bench|--workspace"
     "bench/hardening-cost|"
@@ -30,6 +32,10 @@ workspaces=(
 for tool in arm-none-eabi-gcc riscv64-unknown-elf-gcc; do
     command -v "$tool" >/dev/null 2>&1 ||
         { echo "lint: $tool missing; run scripts/cross.sh first (it installs it)" >&2; exit 1; }
+done
+for tool in clang llvm-ar wasm-ld; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        { echo "lint: $tool missing; run scripts/wasm.sh first (it installs it)" >&2; exit 1; }
 done
 
 failures=()

@@ -23,7 +23,7 @@ quiet_tests() { grep -v '^warning: ignoring \(test\|example\|benchmark\)' || tru
 # under index.crates.io-*).
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/; do
-    for crate in "${main_crates[@]}" dlmalloc-platform-baremetal; do
+    for crate in "${main_crates[@]}" dlmalloc-platform-baremetal dlmalloc-platform-wasm; do
         rm -rf "$dir$crate-$version"
     done
 done
@@ -33,9 +33,16 @@ args=()
 for crate in "${main_crates[@]}"; do args+=(-p "$crate"); done
 cargo package --allow-dirty "${args[@]}" 2>&1 | quiet_tests
 
-echo "== cargo package dlmalloc-platform-baremetal"
-(cd dlmalloc-platform-baremetal &&
-    cargo package --allow-dirty --config 'patch.crates-io.dlmalloc-sys.path="../dlmalloc-sys"' 2>&1 | quiet_tests)
+# The wasm platform builds only for wasm32 (its workspace's config sets
+# clang for the C core there).
+for platform in dlmalloc-platform-baremetal "dlmalloc-platform-wasm --target wasm32-wasip1"; do
+    read -r dir target_args <<<"$platform"
+    echo "== cargo package $dir"
+    # shellcheck disable=SC2086 # target_args is empty or two words
+    (cd "$dir" &&
+        cargo package --allow-dirty $target_args \
+            --config 'patch.crates-io.dlmalloc-sys.path="../dlmalloc-sys"' 2>&1 | quiet_tests)
+done
 
 # Each package ships its licence texts and its README.
 ships() { # CRATE LIST: the list holds every file a package must ship
@@ -46,5 +53,7 @@ ships() { # CRATE LIST: the list holds every file a package must ship
 for crate in "${main_crates[@]}"; do
     ships "$crate" "$(cargo package --list --allow-dirty -p "$crate" 2>/dev/null)"
 done
-ships dlmalloc-platform-baremetal "$(cd dlmalloc-platform-baremetal && cargo package --list --allow-dirty 2>/dev/null)"
+for platform in dlmalloc-platform-baremetal dlmalloc-platform-wasm; do
+    ships "$platform" "$(cd "$platform" && cargo package --list --allow-dirty 2>/dev/null)"
+done
 echo "package: every product crate packages and builds from its tarball"

@@ -1,0 +1,93 @@
+//! `DLMalloc::stats()` over the wasm platform: footprint grows with the
+//! heap and equals what the platform handed out, in-use bytes follow live
+//! blocks, and refused unmaps (wasm memory cannot shrink) keep both true.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use dlmalloc::DLMalloc;
+use dlmalloc_platform_wasm::{PAGE_SIZE, WASM_PAGE_SIZE, memory_stats};
+
+#[global_allocator]
+static GLOBAL: DLMalloc = DLMalloc;
+
+/// The footprint equals the bytes the platform handed out (only the
+/// global heap exists), and memory holds them.
+fn check_accounting() {
+    let stats = GLOBAL.stats();
+    let memory = memory_stats();
+    assert_eq!(stats.footprint, memory.handed_out);
+    assert!(memory.heap_start + memory.handed_out <= memory.memory_size);
+    assert_eq!(memory.memory_size % WASM_PAGE_SIZE, 0);
+    assert_eq!(memory.heap_start % PAGE_SIZE, 0);
+}
+
+#[test]
+fn footprint_and_in_use_follow_the_heap() {
+    check_accounting();
+    let before = GLOBAL.stats();
+    let layout = Layout::from_size_align(1000, 8).unwrap();
+    let count = 2000;
+    let blocks: Vec<*mut u8> = (0..count)
+        // SAFETY: non-zero size.
+        .map(|_| unsafe { GLOBAL.alloc(layout) })
+        .collect();
+    assert!(blocks.iter().all(|ptr| !ptr.is_null()));
+    let during = GLOBAL.stats();
+    // 2000 live blocks of 1000 bytes, each with at most a few words of
+    // overhead (plus the Vec that holds the pointers).
+    let grew = during.in_use_bytes - before.in_use_bytes;
+    assert!(grew >= count * 1000, "{grew}");
+    assert!(grew <= count * 1024 + 16 * 1024, "{grew}");
+    assert!(during.footprint >= before.footprint + count * 1000);
+    assert!(during.max_footprint >= during.footprint);
+    check_accounting();
+    GLOBAL.heap_check().unwrap();
+
+    for ptr in blocks {
+        // SAFETY: live blocks of this layout, freed once.
+        unsafe { GLOBAL.dealloc(ptr, layout) };
+    }
+    let after = GLOBAL.stats();
+    assert_eq!(after.in_use_bytes, before.in_use_bytes);
+    // Memory never shrinks: trimming releases nothing, and the footprint
+    // stays what was handed out.
+    assert!(!GLOBAL.trim(0));
+    assert_eq!(GLOBAL.stats().footprint, during.footprint);
+    check_accounting();
+    GLOBAL.heap_check().unwrap();
+}
+
+#[test]
+fn freed_large_blocks_stay_and_are_reused() {
+    // Larger than all free heap space, so it gets a mapping of its own.
+    let size = GLOBAL.stats().free_bytes + (1 << 20);
+    let layout = Layout::from_size_align(size, 8).unwrap();
+    // SAFETY: non-zero size.
+    let big = unsafe { GLOBAL.alloc(layout) };
+    assert!(!big.is_null());
+    let with_big = GLOBAL.stats();
+    assert!(with_big.mmapped_bytes >= size);
+    // SAFETY: live, freed once.
+    unsafe { GLOBAL.dealloc(big, layout) };
+    // The platform refused the unmap: the mapping became heap space.
+    let freed = GLOBAL.stats();
+    assert_eq!(freed.footprint, with_big.footprint);
+    assert!(freed.mmapped_bytes < with_big.mmapped_bytes);
+    check_accounting();
+    GLOBAL.heap_check().unwrap();
+
+    // Its memory serves new requests without growing the footprint.
+    let small = Layout::from_size_align(100_000, 8).unwrap();
+    let reused: Vec<*mut u8> = (0..8)
+        // SAFETY: non-zero size.
+        .map(|_| unsafe { GLOBAL.alloc(small) })
+        .collect();
+    assert!(reused.iter().all(|ptr| !ptr.is_null()));
+    assert_eq!(GLOBAL.stats().footprint, with_big.footprint);
+    for ptr in reused {
+        // SAFETY: live blocks of this layout, freed once.
+        unsafe { GLOBAL.dealloc(ptr, small) };
+    }
+    check_accounting();
+    GLOBAL.heap_check().unwrap();
+}
