@@ -17,6 +17,7 @@
 use dlmalloc_platform_std as _;
 
 use core::alloc::Layout;
+use core::cell::Cell;
 use core::ffi::{c_int, c_void};
 
 use dlmalloc_sys::*;
@@ -34,37 +35,38 @@ const RESERVED: usize = 256 * MIB;
 
 /// A page source over one reservation: pages go out from the low end up,
 /// and a range given back must be the tail of what is out (it is only
-/// counted: the reservation keeps it).
+/// counted: the reservation keeps it). The heap changes it through its
+/// context pointer while the test holds a reference, hence the cells.
 struct Pages {
     base: usize,
-    high: usize,
-    unmapped: usize,
+    high: Cell<usize>,
+    unmapped: Cell<usize>,
 }
 
 unsafe extern "C" fn map(context: *mut c_void, length: usize) -> *mut c_void {
-    let pages = unsafe { &mut *context.cast::<Pages>() };
-    if pages.high + length > pages.base + RESERVED {
+    let pages = unsafe { &*context.cast::<Pages>() };
+    let at = pages.high.get();
+    if at + length > pages.base + RESERVED {
         return core::ptr::null_mut();
     }
-    let at = pages.high;
-    pages.high += length;
+    pages.high.set(at + length);
     at as *mut c_void
 }
 
 unsafe extern "C" fn unmap(context: *mut c_void, base: *mut c_void, length: usize) -> c_int {
-    let pages = unsafe { &mut *context.cast::<Pages>() };
-    if base as usize + length != pages.high {
+    let pages = unsafe { &*context.cast::<Pages>() };
+    if base as usize + length != pages.high.get() {
         return -1; // not the tail: the heap keeps it
     }
-    pages.high -= length;
-    pages.unmapped += length;
+    pages.high.set(base as usize);
+    pages.unmapped.set(pages.unmapped.get() + length);
     0
 }
 
 /// Builds ROUND bytes of blocks in `msp`, frees them all, and returns the
 /// bytes the heap gave back to the page source meanwhile.
 fn build_and_tear_down(msp: Mspace, pages: &Pages) -> usize {
-    let before = pages.unmapped;
+    let before = pages.unmapped.get();
     let blocks: Vec<*mut c_void> = (0..ROUND / BLOCK)
         .map(|_| {
             let p = unsafe { mspace_malloc(msp, BLOCK) };
@@ -76,7 +78,7 @@ fn build_and_tear_down(msp: Mspace, pages: &Pages) -> usize {
         unsafe { mspace_free(msp, p) };
     }
     unsafe { assert_mspace_ok(msp, "after a teardown") };
-    pages.unmapped - before
+    pages.unmapped.get() - before
 }
 
 #[test]
@@ -86,15 +88,17 @@ fn the_trim_threshold_grows_while_memory_comes_back() {
     let reserved = Layout::from_size_align(RESERVED, 4096).unwrap();
     let reservation = unsafe { std::alloc::alloc(reserved) };
     assert!(!reservation.is_null());
-    let mut pages = Box::new(Pages {
+    let pages = Box::new(Pages {
         base: reservation as usize,
-        high: reservation as usize,
-        unmapped: 0,
+        high: Cell::new(reservation as usize),
+        unmapped: Cell::new(0),
     });
-    let context: *mut Pages = &mut *pages;
-    let msp = unsafe { create_mspace_with_source(0, 1, Some(map), Some(unmap), context.cast()) };
+    let context: *const Pages = &*pages;
+    let msp = unsafe {
+        create_mspace_with_source(0, 1, Some(map), Some(unmap), context.cast_mut().cast())
+    };
     assert!(!msp.is_null());
-    let pages = unsafe { &*context };
+    let pages = &*pages;
     // Rounds 1 to 3 trim: a teardown leaves about 12 MiB of top, above the
     // thresholds 2, 4 and 8 MiB; each next round grows the heap again and
     // doubles the threshold.
