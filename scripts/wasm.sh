@@ -35,17 +35,9 @@ need_apt=()
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 command -v wasm-ld >/dev/null 2>&1 || need_apt+=(lld)
 command -v llvm-ar >/dev/null 2>&1 || need_apt+=(llvm)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        echo "wasm: missing ${need_apt[*]}; run as root on Debian (apt-get), or install them" >&2
-        exit 1
-    fi
-    echo "wasm: apt-get install ${need_apt[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq "${need_apt[@]}" >"$logs/apt.log" 2>&1 ||
-        { cat "$logs/apt.log" >&2; exit 1; }
-fi
+# shellcheck source=scripts/apt_install.sh
+source "$root/scripts/apt_install.sh"
+apt_install wasm "$logs/apt.log" "${need_apt[@]}"
 if ! command -v node >/dev/null 2>&1; then
     echo "wasm: node (Node.js 20 or later) is needed to run the tests" >&2
     exit 1

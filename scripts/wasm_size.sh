@@ -51,17 +51,9 @@ command -v wasm-ld >/dev/null 2>&1 || need_apt+=(lld)
 command -v llvm-ar >/dev/null 2>&1 || need_apt+=(llvm)
 command -v wasm-opt >/dev/null 2>&1 || need_apt+=(binaryen)
 command -v wasm-objdump >/dev/null 2>&1 || need_apt+=(wabt)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        echo "wasm_size: missing ${need_apt[*]}; run as root on Debian (apt-get), or install them" >&2
-        exit 1
-    fi
-    echo "wasm_size: apt-get install ${need_apt[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq "${need_apt[@]}" >"$out/apt.log" 2>&1 ||
-        { cat "$out/apt.log" >&2; exit 1; }
-fi
+# shellcheck source=scripts/apt_install.sh
+source "$root/scripts/apt_install.sh"
+apt_install wasm_size "$out/apt.log" "${need_apt[@]}"
 if ! command -v node >/dev/null 2>&1; then
     echo "wasm_size: node (Node.js 20 or later) is needed to run the modules" >&2
     exit 1

@@ -8,31 +8,9 @@ use core::fmt::{self, Write};
 
 use dlmalloc::{DLMalloc, Stats, raw};
 
-/// glibc's `struct mallinfo2`: every field a byte or chunk count.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mallinfo2 {
-    /// Bytes in heap segments (not directly mapped).
-    pub arena: usize,
-    /// Free chunks, the top chunk included.
-    pub ordblks: usize,
-    /// Always 0: there are no fast bins.
-    pub smblks: usize,
-    /// Chunks with a mapping of their own.
-    pub hblks: usize,
-    /// Bytes in those mapped chunks.
-    pub hblkhd: usize,
-    /// The largest footprint ever reached (glibc leaves it 0).
-    pub usmblks: usize,
-    /// Always 0: there are no fast bins.
-    pub fsmblks: usize,
-    /// Bytes in use, headers included.
-    pub uordblks: usize,
-    /// Free bytes inside the footprint.
-    pub fordblks: usize,
-    /// Bytes of the top chunk: the most `malloc_trim` could give back.
-    pub keepcost: usize,
-}
+/// glibc's `struct mallinfo2`: ten `size_t` fields in glibc's order, the
+/// same layout as the core's own report, whose type this is.
+pub use dlmalloc::raw::MallInfo as Mallinfo2;
 
 /// glibc's older `struct mallinfo`, with `int` fields: each value is
 /// capped at `INT_MAX` rather than wrapped.
@@ -61,20 +39,19 @@ pub struct Mallinfo {
     pub keepcost: c_int,
 }
 
-impl From<Stats> for Mallinfo2 {
-    fn from(stats: Stats) -> Mallinfo2 {
-        Mallinfo2 {
-            arena: stats.arena_bytes,
-            ordblks: stats.free_chunks,
-            smblks: 0,
-            hblks: stats.mmapped_chunks,
-            hblkhd: stats.mmapped_bytes,
-            usmblks: stats.max_footprint,
-            fsmblks: 0,
-            uordblks: stats.in_use_bytes,
-            fordblks: stats.free_bytes,
-            keepcost: stats.top_bytes,
-        }
+/// The statistics of every heap in glibc's fields.
+fn mallinfo2_of(stats: Stats) -> Mallinfo2 {
+    Mallinfo2 {
+        arena: stats.arena_bytes,
+        ordblks: stats.free_chunks,
+        smblks: 0,
+        hblks: stats.mmapped_chunks,
+        hblkhd: stats.mmapped_bytes,
+        usmblks: stats.max_footprint,
+        fsmblks: 0,
+        uordblks: stats.in_use_bytes,
+        fordblks: stats.free_bytes,
+        keepcost: stats.top_bytes,
     }
 }
 
@@ -99,7 +76,7 @@ impl From<Mallinfo2> for Mallinfo {
 /// The statistics of every heap, as glibc's `mallinfo2` reports them.
 #[unsafe(no_mangle)]
 pub extern "C" fn mallinfo2() -> Mallinfo2 {
-    DLMalloc.stats().into()
+    mallinfo2_of(DLMalloc.stats())
 }
 
 /// [`mallinfo2`] with `int` fields, each capped at `INT_MAX`.
