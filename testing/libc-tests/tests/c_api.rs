@@ -3,10 +3,13 @@
 
 use dlmalloc::DLMalloc;
 use dlmalloc_libc_tests as c;
-use dlmalloc_test_support::{assert_aborted_with, child_entry, run_child};
+use dlmalloc_test_support::{assert_aborted_with, child_entry, run_child, serial};
 
 /// Runs one C case; a non-zero result is the line of the failed check.
+/// One case at a time: some read process-wide statistics (mallinfo2),
+/// which the other cases' blocks would move.
 fn run(name: &str, case: unsafe extern "C" fn() -> core::ffi::c_int) {
+    let _serial = serial();
     // SAFETY: the C cases take no arguments and clean up after themselves.
     let failed_line = unsafe { case() };
     assert_eq!(
@@ -62,6 +65,7 @@ fn threads_of_pthread_create() {
 
 #[test]
 fn a_c_block_is_a_block_of_this_heap() {
+    let _serial = serial();
     let before = DLMalloc.stats_unflushed().in_use_bytes;
     // SAFETY: c_malloc is malloc.
     let block = unsafe { c::c_malloc(1 << 20) };
