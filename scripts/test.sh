@@ -13,7 +13,7 @@ echo "== cargo test --workspace"
 cargo test --workspace
 
 echo "== C core with full debug assertions (feature debug) over the randomized test"
-cargo test -p dlmalloc-sys --features debug --test random_model --test stress_threads
+cargo test -p dlmalloc-sys --features debug --test random_model --test random_model_heaps --test stress_threads
 
 echo "== C core with footers (feature footers)"
 cargo test -p dlmalloc-sys --features footers
