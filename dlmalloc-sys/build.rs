@@ -60,6 +60,27 @@ fn main() {
     if env::var_os("CARGO_FEATURE_INSECURE").is_some() {
         build.define("DL_INSECURE", "1");
     }
+    if env::var_os("CARGO_FEATURE_NEVER_UNMAP").is_some() {
+        build.define("DL_NEVER_UNMAP", "1");
+    }
+    if env::var_os("CARGO_FEATURE_NO_ATTACHED_HEAPS").is_some() {
+        build.define("DL_NO_ATTACHED_HEAPS", "1");
+    }
+    if env::var_os("CARGO_FEATURE_SHORT_MESSAGES").is_some() {
+        build.define("DL_SHORT_MESSAGES", "1");
+    }
+    if target_arch == "wasm32" || target_arch == "wasm64" {
+        // Compile the core with the wasm features the Rust code has (clang
+        // leaves them off by default): with bulk memory its memcpy and
+        // memset become single instructions instead of a call to a ~1 KB
+        // function, and with atomics its code may live in shared memory.
+        let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+        for (feature, flag) in [("bulk-memory", "-mbulk-memory"), ("atomics", "-matomics")] {
+            if features.split(',').any(|name| name == feature) {
+                build.flag(flag);
+            }
+        }
+    }
     // Weak references to optional hooks need ELF or Mach-O; COFF has none.
     if target_os != "windows" && target_os != "uefi" && target_env != "msvc" {
         build.define("DL_WEAK_HOOKS", "1");

@@ -7,7 +7,8 @@
 #    a 16 MiB maximum memory) on wasm32-wasip1 under Node's WASI, through
 #    the workspace's cargo runner (run.mjs);
 #  - runs examples/double_free.rs on wasm32-wasip1: the core's report must
-#    reach stderr (`dlmalloc: ...`) and the module must trap;
+#    reach stderr (`dlmalloc: ...`) and the module must trap; again with the
+#    feature short-messages;
 #  - builds the wasm32-unknown-unknown cdylib of examples/cdylib and drives
 #    it from Node (drive.mjs), which checks every result;
 #  - builds the same module with atomics and shared memory (nightly Rust,
@@ -89,19 +90,23 @@ wasip1_tests() {
     return "$status"
 }
 
-# A detected heap error: the run must fail, after the `dlmalloc:` line.
+# A detected heap error: the run must fail, after the `dlmalloc:` line
+# (the one of the core's short messages with the feature short-messages).
 heap_error() {
-    local log=$logs/double-free.log
-    cargo build --target wasm32-wasip1 --example double_free || return 1
-    if cargo run -q --target wasm32-wasip1 --example double_free >"$log" 2>&1; then
+    local log=$logs/double-free${1:-}.log features=() expected='^dlmalloc: free(): double free'
+    if [ "${1:-}" = -short ]; then
+        features=(--features short-messages)
+        expected='^dlmalloc: invalid free or realloc (double free'
+    fi
+    cargo build --target wasm32-wasip1 --example double_free "${features[@]}" || return 1
+    if cargo run -q --target wasm32-wasip1 --example double_free "${features[@]}" >"$log" 2>&1; then
         cat "$log"
         echo "wasm: double_free exited 0; the core did not stop it" >&2
         return 1
     fi
     grep -v '^    at ' "$log"
-    if ! grep -q '^dlmalloc: free(): double free' "$log" ||
-        ! grep -q 'RuntimeError: unreachable' "$log"; then
-        echo "wasm: no dlmalloc: line, or no trap" >&2
+    if ! grep -q "$expected" "$log" || ! grep -q 'RuntimeError: unreachable' "$log"; then
+        echo "wasm: no dlmalloc: line matching $expected, or no trap" >&2
         return 1
     fi
 }
@@ -117,12 +122,12 @@ drive_example() {
 }
 
 # The example module with atomics: shared, imported memory (as a browser
-# or Node shares it between workers), the C core with atomics too, and the
-# stack pointer exported so each worker can be given a stack of its own.
+# or Node shares it between workers), the C core with atomics too (its
+# build.rs follows the target features), and the stack pointer exported so
+# each worker can be given a stack of its own.
 atomics() {
     local log=$logs/atomics.log wasm=target/atomics/wasm32-unknown-unknown/release/dlmalloc_wasm_example.wasm
-    CFLAGS_wasm32_unknown_unknown="-matomics -mbulk-memory" \
-        RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=67108864 -C link-arg=--export=__stack_pointer" \
+    RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=67108864 -C link-arg=--export=__stack_pointer" \
         cargo +nightly build --release -Z build-std=core,alloc --target wasm32-unknown-unknown \
         -p dlmalloc-wasm-example --target-dir target/atomics || return 1
     { node examples/cdylib/threads.mjs "$wasm" && node examples/cdylib/drive.mjs "$wasm"; } 2>&1 |
@@ -137,6 +142,7 @@ example_line="example: not run"
 run "dlmalloc-platform-wasm builds for ${targets[*]}" build_both
 run "tests on wasm32-wasip1 under Node (cargo test, runner run.mjs)" wasip1_tests
 run "a double free on wasm32-wasip1 is reported on stderr and traps" heap_error
+run "the same with the feature short-messages" heap_error -short
 run "wasm32-unknown-unknown example module driven from Node" drive_example
 run "the example with atomics on Node worker threads (nightly, build-std)" atomics
 

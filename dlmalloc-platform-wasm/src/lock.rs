@@ -12,14 +12,18 @@
 //! Nothing here allocates.
 
 use core::ffi::c_void;
-use core::hint;
-use core::sync::atomic::{AtomicU32, Ordering};
+#[cfg(target_feature = "atomics")]
+use core::{
+    hint,
+    sync::atomic::{AtomicU32, Ordering},
+};
 
-/// A spin lock on one atomic word: 0 free, 1 held. Without the `atomics`
-/// target feature the atomic operations are plain loads and stores, which
-/// is right for the one thread there is.
+/// A spin lock on one atomic word: 0 free, 1 held (the page state's lock
+/// in a build with atomics).
+#[cfg(target_feature = "atomics")]
 pub(crate) struct SpinLock(AtomicU32);
 
+#[cfg(target_feature = "atomics")]
 impl SpinLock {
     /// A new, unlocked lock.
     pub(crate) const fn new() -> Self {
@@ -38,6 +42,7 @@ impl SpinLock {
 }
 
 /// Spins until `state` goes from 0 to 1 under this caller.
+#[cfg(target_feature = "atomics")]
 fn spin_acquire(state: &AtomicU32) {
     while state
         .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)

@@ -14,6 +14,7 @@ use core::ffi::c_void;
 use core::hint;
 use core::ptr;
 
+#[cfg(target_feature = "atomics")]
 use crate::lock::SpinLock;
 use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
 
@@ -34,10 +35,12 @@ struct Fresh {
     handed_out: usize,
 }
 
-/// The state behind the hooks, and its lock (several heaps may ask for
-/// pages at once in a build with atomics; without, the lock costs two
-/// plain stores).
+/// The lock of the state behind the hooks: several heaps may ask for pages
+/// at once in a build with atomics. Without atomics there is one thread,
+/// and no lock (the module is smaller without the loop).
+#[cfg(target_feature = "atomics")]
 static LOCK: SpinLock = SpinLock::new();
+/// The state behind the hooks.
 static mut FRESH: Fresh = Fresh {
     next: 0,
     first: 0,
@@ -47,10 +50,13 @@ static mut FRESH: Fresh = Fresh {
 
 /// Runs `f` on the fresh-memory state, with its lock held.
 fn with_fresh<R>(f: impl FnOnce(&mut Fresh) -> R) -> R {
+    #[cfg(target_feature = "atomics")]
     LOCK.acquire();
-    // SAFETY: FRESH is only accessed here, and the lock gives this caller
-    // exclusive access until `release`.
+    // SAFETY: FRESH is only accessed here, and the lock (or, without
+    // atomics, the single thread) gives this caller exclusive access until
+    // `release`.
     let result = f(unsafe { &mut *ptr::addr_of_mut!(FRESH) });
+    #[cfg(target_feature = "atomics")]
     LOCK.release();
     result
 }

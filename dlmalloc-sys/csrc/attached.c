@@ -10,8 +10,41 @@
  * one, and the global footprint limit bounds them all together (two heaps
  * growing at the same moment may overshoot it by one growth). Finding a
  * block's heap is one subtraction and one comparison.
+ *
+ * DL_NO_ATTACHED_HEAPS (Cargo feature `no-attached-heaps`) leaves this out
+ * for builds that never attach heaps (the per-thread arenas exist on hosted
+ * Unix only): every block is the global heap's, and attaching fails.
  */
 #include "dl_internal.h"
+
+#ifndef DL_NO_ATTACHED_HEAPS
+#define DL_NO_ATTACHED_HEAPS 0
+#endif
+
+#if DL_NO_ATTACHED_HEAPS
+
+DL_API int dlmalloc_attach_heaps(void *base, size_t count, unsigned shift, void *const *heaps) {
+    (void)base, (void)count, (void)shift, (void)heaps;
+    return -1;
+}
+DL_INTERNAL dl_state *dl_heap_of(const void *mem) {
+    (void)mem;
+    return &dl_gm;
+}
+DL_INTERNAL size_t dl_attached_count(void) { return 0; }
+DL_INTERNAL dl_state *dl_attached(size_t i) {
+    (void)i;
+    return 0;
+}
+DL_INTERNAL size_t dl_total_stat(size_t offset) {
+    return dl_read_stat((const size_t *)(const void *)((const char *)&dl_gm + offset));
+}
+DL_INTERNAL int dl_under_global_limit(const dl_state *m) {
+    (void)m;
+    return 0;
+}
+
+#else
 
 static struct {
     size_t base;
@@ -44,7 +77,7 @@ DL_API int dlmalloc_attach_heaps(void *base, size_t count, unsigned shift, void 
 static dl_state *attached_heap(size_t i) {
     dl_state *m = (dl_state *)__atomic_load_n(&attached.heaps[i], __ATOMIC_ACQUIRE);
     if (m != 0 && DL_UNLIKELY(m->magic != dl_mparams.magic))
-        DL_CORRUPTION("an attached heap is not a live mspace");
+        DL_MISUSE("an attached heap is not a live mspace");
     return m;
 }
 
@@ -53,7 +86,7 @@ DL_INTERNAL dl_state *dl_heap_of(const void *mem) {
     if (DL_LIKELY(offset >= __atomic_load_n(&attached.span, __ATOMIC_ACQUIRE))) return &dl_gm;
     dl_state *m = attached_heap(offset >> attached.shift);
     if (DL_UNLIKELY(m == 0))
-        DL_CORRUPTION("free or realloc of a block in an attached heap's region that has no heap");
+        DL_MISUSE("free or realloc of a block in an attached heap's region that has no heap");
     return m;
 }
 
@@ -80,3 +113,5 @@ DL_INTERNAL int dl_under_global_limit(const dl_state *m) {
         if (__atomic_load_n(&attached.heaps[i], __ATOMIC_ACQUIRE) == (void *)m) return 1;
     return 0;
 }
+
+#endif /* DL_NO_ATTACHED_HEAPS */

@@ -181,7 +181,7 @@ static size_t check_mappings(checker *c) {
 
 DL_INTERNAL size_t dl_heap_check(dl_state *m, dl_check_report report, void *arg) {
     checker c;
-    memset(&c, 0, sizeof c);
+    dl_memset(&c, 0, sizeof c);
     c.m = m;
     c.report = report;
     c.arg = arg;

@@ -51,11 +51,44 @@
 #define DL_NOINLINE
 #endif
 
-#if DL_INSECURE && !DL_FOOTERS && DL_DEBUG == 0 && defined(__GNUC__)
-#define DL_CORRUPTION(msg) ((void)(msg), __builtin_unreachable())
+/* Copies and fills go through the compiler's builtins: -ffreestanding makes
+ * plain memcpy an opaque call, but a builtin may become one instruction
+ * (wasm's memory.copy and memory.fill with bulk memory, which spares a wasm
+ * module a ~1 KB memcpy) or inline stores for a small constant size. Where
+ * neither applies it is the same call to the memcpy and memset of
+ * dl_hooks.h. */
+#if defined(__GNUC__)
+#define dl_memcpy __builtin_memcpy
+#define dl_memset __builtin_memset
 #else
-#define DL_CORRUPTION(msg) custom_abort((msg), __FILE__, __LINE__)
+#define dl_memcpy memcpy
+#define dl_memset memset
 #endif
+
+/* Three kinds of failure, each with its own message at each check:
+ *   DL_CORRUPTION  the heap's own structures are inconsistent;
+ *   DL_MISUSE      a caller passed a pointer or handle the heap never gave
+ *                  out, or gave back already (double free);
+ *   DL_BAD_HOOK    a platform hook broke its contract.
+ * DL_SHORT_MESSAGES (Cargo feature `short-messages`) passes one short text
+ * per kind instead, for targets where ~1.5 KB of text matters (wasm
+ * modules); the file and line still name the check. `sizeof` keeps the
+ * long text (and the tables some checks pick it from) out of the build
+ * without an unused-variable warning. */
+#ifndef DL_SHORT_MESSAGES
+#define DL_SHORT_MESSAGES 0
+#endif
+#if DL_INSECURE && !DL_FOOTERS && DL_DEBUG == 0 && defined(__GNUC__)
+#define DL_FAIL(kind, msg) ((void)sizeof(msg), __builtin_unreachable())
+#elif DL_SHORT_MESSAGES
+#define DL_FAIL(kind, msg) ((void)sizeof(msg), custom_abort((kind), __FILE__, __LINE__))
+#else
+#define DL_FAIL(kind, msg) custom_abort((msg), __FILE__, __LINE__)
+#endif
+#define DL_CORRUPTION(msg) DL_FAIL("heap corruption detected (a write past a block?)", msg)
+#define DL_MISUSE(msg) \
+    DL_FAIL("invalid free or realloc (double free, or not a block of this heap)", msg)
+#define DL_BAD_HOOK(msg) DL_FAIL("a platform hook broke its contract", msg)
 
 #if DL_DEBUG >= 1
 #define DL_ASSERT(x) \
@@ -137,7 +170,7 @@ static inline void *dl_map_from(const dl_page_source *source, size_t len) {
     void *p = source->map != 0 ? source->map(source->context, len) : custom_mmap(len);
     if (p == DL_MMAP_FAILED || p == 0) return 0;
     if (DL_UNLIKELY(!dl_is_page_aligned(p)))
-        DL_CORRUPTION("custom_mmap (or an mspace's page source) returned memory that is not "
+        DL_BAD_HOOK("custom_mmap (or an mspace's page source) returned memory that is not "
                       "page aligned");
     return p;
 }
@@ -174,9 +207,9 @@ static inline char *dl_remap(void *old, size_t old_len, size_t new_len, int may_
     void *p = custom_mremap(old, old_len, new_len, may_move);
     if (p == DL_MMAP_FAILED || p == 0) return 0;
     if (DL_UNLIKELY(!dl_is_page_aligned(p)))
-        DL_CORRUPTION("custom_mremap returned memory that is not page aligned");
+        DL_BAD_HOOK("custom_mremap returned memory that is not page aligned");
     if (DL_UNLIKELY(!may_move && p != old))
-        DL_CORRUPTION("custom_mremap moved a mapping it was asked to grow in place");
+        DL_BAD_HOOK("custom_mremap moved a mapping it was asked to grow in place");
     return (char *)p;
 #else
     (void)old, (void)old_len, (void)new_len, (void)may_move;

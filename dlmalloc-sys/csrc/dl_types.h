@@ -32,6 +32,15 @@
 #ifndef DL_FOOTERS
 #define DL_FOOTERS 0
 #endif
+/* DL_NEVER_UNMAP (Cargo feature `never-unmap`): the platform can never take
+ * memory back (wasm32's linear memory only grows), so custom_munmap is
+ * never called. Trimming and the release of free segments compile out, and
+ * no request gets a mapping of its own: such a block could never be given
+ * back either, and inside the heap its space merges with its neighbours
+ * when freed. */
+#ifndef DL_NEVER_UNMAP
+#define DL_NEVER_UNMAP 0
+#endif
 /* Weak references to the optional hooks (dl_hooks.h): custom_page_size
  * needs DL_WEAK_HOOKS, custom_mremap also DL_WEAK_MREMAP. */
 #ifndef DL_WEAK_HOOKS
@@ -113,7 +122,10 @@ typedef struct dl_chunk {
 static inline size_t chunksize(const dl_chunk *p) { return p->head & ~FLAG_BITS; }
 static inline int cinuse(const dl_chunk *p) { return (p->head & CINUSE_BIT) != 0; }
 static inline int pinuse(const dl_chunk *p) { return (p->head & PINUSE_BIT) != 0; }
-static inline int is_mmapped(const dl_chunk *p) { return (p->head & MMAPPED_BIT) != 0; }
+/* Constant 0 without direct mappings, so their code compiles out. */
+static inline int is_mmapped(const dl_chunk *p) {
+    return !DL_NEVER_UNMAP && (p->head & MMAPPED_BIT) != 0;
+}
 static inline dl_chunk *next_chunk(const dl_chunk *p) { return CHUNK_AT(p, chunksize(p)); }
 
 static inline int is_aligned(const void *p) { return ((size_t)p & ALIGN_MASK) == 0; }

@@ -41,7 +41,7 @@ DL_INTERNAL void *dl_op_calloc(dl_state *m, size_t count, size_t elem_size) {
     void *mem = dl_heap_malloc(m, bytes);
     size_t usable = mem != 0 ? dl_usable_size(mem) : 0; /* read under the lock */
     leave(m);
-    if (mem != 0) memset(mem, 0, usable);
+    if (mem != 0) dl_memset(mem, 0, usable);
     return mem;
 }
 
@@ -63,7 +63,7 @@ DL_INTERNAL void *dl_op_realloc(dl_state *m, void *mem, size_t bytes) {
          * old block stays intact if the new one cannot be had. */
         result = dl_heap_malloc(m, bytes);
         if (result != 0) {
-            memcpy(result, mem, old_usable < bytes ? old_usable : bytes);
+            dl_memcpy(result, mem, old_usable < bytes ? old_usable : bytes);
             dl_heap_free(m, p);
         } else if (bytes <= old_usable && dl_resize_chunk(m, p, nb, 0) != 0) {
             /* A mapped chunk shrinking below the mmap threshold prefers a

@@ -214,19 +214,19 @@ DL_INTERNAL DL_HOT_INLINE dl_chunk *dl_checked_chunk(dl_state *m, void *mem, dl_
         "free(): corrupted chunk (the next chunk does not see it in use: overflow or double free)",
         "realloc(): corrupted chunk (the next chunk does not see it in use: overflow or double free)"};
     dl_chunk *p = MEM2CHUNK(mem);
-    if (DL_UNLIKELY(!is_aligned(mem))) DL_CORRUPTION(misaligned[op]);
-    if (DL_UNLIKELY(!ok_address(m, p))) DL_CORRUPTION(foreign[op]);
-    if (DL_UNLIKELY(!cinuse(p))) DL_CORRUPTION(not_inuse[op]);
+    if (DL_UNLIKELY(!is_aligned(mem))) DL_MISUSE(misaligned[op]);
+    if (DL_UNLIKELY(!ok_address(m, p))) DL_MISUSE(foreign[op]);
+    if (DL_UNLIKELY(!cinuse(p))) DL_MISUSE(not_inuse[op]);
     if (!is_mmapped(p)) {
         dl_chunk *next = next_chunk(p);
-        if (DL_UNLIKELY(next <= p || !pinuse(next))) DL_CORRUPTION(bad_next[op]);
+        if (DL_UNLIKELY(next <= p || !pinuse(next))) DL_MISUSE(bad_next[op]);
     }
 #if DL_FOOTERS
     size_t tag = CHUNK_AT(p, chunksize(p))->prev_foot;
     if (DL_UNLIKELY(tag != dl_owner_tag(m))) {
         if (dl_is_live_heap((dl_state *)(tag ^ dl_mparams.magic)))
-            DL_CORRUPTION("chunk freed into a heap (mspace) that does not own it");
-        DL_CORRUPTION("forged or corrupted chunk: its owner footer is not valid");
+            DL_MISUSE("chunk freed into a heap (mspace) that does not own it");
+        DL_MISUSE("forged or corrupted chunk: its owner footer is not valid");
     }
 #endif
     return p;
@@ -253,6 +253,7 @@ static DL_HOT_INLINE void dl_heap_free_inline(dl_state *m, dl_chunk *p) {
     }
     DL_CHECK_INUSE(m, p);
     dl_chunk *freed = dispose(m, p, psize);
+    if (DL_NEVER_UNMAP) return;
     if (freed == 0) {
         /* Only a free that joins top can take it over the threshold. */
         if (m->topsize > m->trim_check) {
@@ -436,7 +437,7 @@ DL_INTERNAL void **dl_heap_ialloc(dl_state *m, size_t n, const size_t *sizes, si
     dl_chunk *p = MEM2CHUNK(mem);
     size_t remainder = chunksize(p);
     void **marray = chunks;
-    if (zero) memset(mem, 0, (marray == 0 ? contents_size : remainder) - CHUNK_OVERHEAD);
+    if (zero) dl_memset(mem, 0, (marray == 0 ? contents_size : remainder) - CHUNK_OVERHEAD);
     if (marray == 0) {
         dl_chunk *array_chunk = CHUNK_AT(p, contents_size);
         set_size_and_pinuse_of_inuse_chunk(m, array_chunk, remainder - contents_size);

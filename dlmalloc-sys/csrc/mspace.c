@@ -18,7 +18,7 @@
 static dl_state *init_user_state(char *base, size_t size, size_t sflags, int locked) {
     dl_chunk *sc = (dl_chunk *)(void *)(base + align_offset(CHUNK2MEM(base)));
     dl_state *m = (dl_state *)CHUNK2MEM(sc);
-    memset(m, 0, sizeof *m);
+    dl_memset(m, 0, sizeof *m);
     dl_init_state(m, (locked ? USE_LOCK_FLAG : 0u) | USE_MMAP_FLAG);
     sc->head = STATE_CHUNK_SIZE | INUSE_BITS;
     mark_owner(m, sc, STATE_CHUNK_SIZE);
@@ -39,7 +39,7 @@ static dl_state *init_user_state(char *base, size_t size, size_t sflags, int loc
 static dl_state *ms(void *msp) {
     dl_state *m = (dl_state *)msp;
     if (DL_UNLIKELY(m == 0 || !is_aligned(m) || m->magic != dl_mparams.magic))
-        DL_CORRUPTION("invalid mspace handle (null, destroyed or overwritten)");
+        DL_MISUSE("invalid mspace handle (null, destroyed or overwritten)");
     return m;
 }
 

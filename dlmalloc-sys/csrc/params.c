@@ -27,7 +27,7 @@ static size_t make_magic(void) {
 static size_t system_page_size(void) {
     size_t page = dl_platform_page_size();
     if (page == 0 || (page & (page - 1)) != 0)
-        DL_CORRUPTION("custom_page_size returned a value that is not a power of two");
+        DL_BAD_HOOK("custom_page_size returned a value that is not a power of two");
     return page;
 }
 

@@ -296,7 +296,8 @@ static void adapt_trim_threshold(dl_state *m) {
  * caller or the heap forbids it (may_map 0, or no USE_MMAP_FLAG). Returns
  * the user pointer or NULL. */
 DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb, int may_map) {
-    if (may_map && (m->flags & USE_MMAP_FLAG) && nb >= dl_mparams.mmap_threshold) {
+    if (!DL_NEVER_UNMAP && may_map && (m->flags & USE_MMAP_FLAG) &&
+        nb >= dl_mparams.mmap_threshold) {
         void *mem = mmap_alloc(m, nb);
         if (mem != 0) return mem;
     }
@@ -324,6 +325,8 @@ DL_INTERNAL void *dl_sys_alloc(dl_state *m, size_t nb, int may_map) {
 
 /* Unmaps every older segment that is one free chunk from base to record. */
 DL_INTERNAL size_t dl_release_free_segments(dl_state *m) {
+    m->release_checks = DL_RELEASE_CHECK_RATE;
+    if (DL_NEVER_UNMAP) return 0;
     size_t released = 0;
     dl_segment *pred = &m->seg;
     dl_segment *sp = pred->next;
@@ -357,13 +360,13 @@ DL_INTERNAL size_t dl_release_free_segments(dl_state *m) {
         pred = sp;
         sp = next;
     }
-    m->release_checks = DL_RELEASE_CHECK_RATE;
     return released;
 }
 
 /* Gives back the top chunk's memory beyond pad bytes (in whole pages) and
  * every wholly free segment. Returns 1 if anything was released. */
 DL_INTERNAL int dl_sys_trim(dl_state *m, size_t pad) {
+    if (DL_NEVER_UNMAP) return 0;
     size_t released = 0;
     if (pad < MAX_REQUEST && m->top != 0) {
         size_t keep = pad + MIN_CHUNK_SIZE;

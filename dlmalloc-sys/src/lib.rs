@@ -291,8 +291,8 @@ unsafe extern "C" {
     /// [`dlmalloc_inspect_all`] cover the attached heaps too, and the global
     /// footprint limit bounds them all together (two heaps growing at the
     /// same moment may overshoot it by one growth). Once per process: 0, or
-    /// -1 if the
-    /// arguments are invalid or heaps are attached already. An extension of
+    /// -1 if the arguments are invalid, heaps are attached already or the
+    /// core was built with the feature `no-attached-heaps`. An extension of
     /// this project: the safe crate's per-thread arenas attach themselves.
     pub fn dlmalloc_attach_heaps(
         base: *mut c_void,

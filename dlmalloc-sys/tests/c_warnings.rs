@@ -10,7 +10,7 @@ use std::process::Command;
 
 const CSRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/csrc");
 
-const VARIANTS: [&[&str]; 8] = [
+const VARIANTS: [&[&str]; 11] = [
     &[],
     &["-DDL_FOOTERS=1"],
     &["-DDL_DEBUG=1"],
@@ -25,6 +25,15 @@ const VARIANTS: [&[&str]; 8] = [
         "-DDL_WEAK_MREMAP=1",
         "-DDL_DEFAULT_GRANULARITY=65536",
     ],
+    // What the wasm32 platform builds (never-unmap, no-attached-heaps,
+    // short-messages), alone and with the checks the features keep.
+    &[
+        "-DDL_NEVER_UNMAP=1",
+        "-DDL_NO_ATTACHED_HEAPS=1",
+        "-DDL_SHORT_MESSAGES=1",
+    ],
+    &["-DDL_NEVER_UNMAP=1", "-DDL_DEBUG=3", "-DDL_FOOTERS=1"],
+    &["-DDL_SHORT_MESSAGES=1", "-DDL_INSECURE=1"],
 ];
 
 fn cc() -> String {
