@@ -75,10 +75,17 @@ fn main() {
         // memset become single instructions instead of a call to a ~1 KB
         // function, and with atomics its code may live in shared memory.
         let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+        let has = |feature: &str| features.split(',').any(|name| name == feature);
         for (feature, flag) in [("bulk-memory", "-mbulk-memory"), ("atomics", "-matomics")] {
-            if features.split(',').any(|name| name == feature) {
+            if has(feature) {
                 build.flag(flag);
             }
+        }
+        // Without atomics a module has no shared memory, so no threads: the
+        // core never calls the lock hooks (each call costs, and the
+        // compiler cannot see that a platform's hooks do nothing).
+        if !has("atomics") {
+            build.define("DL_SINGLE_THREAD", "1");
         }
     }
     // Weak references to optional hooks need ELF or Mach-O; COFF has none.

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# What scripts/wasm.sh and scripts/wasm_size.sh share to install missing
+# What scripts/wasm.sh and scripts/wasm_compare.sh share to install missing
 # Debian packages. Source it; it defines:
 #   apt_install SCRIPT LOG PACKAGE...
 # which does nothing without packages, refuses (naming them) when not root

@@ -22,6 +22,9 @@ workspaces=(
     "examples/baremetal/riscv|"
     "dlmalloc-platform-wasm|--workspace --target wasm32-wasip1"
     "dlmalloc-platform-wasm|--workspace --target wasm32-unknown-unknown"
+    "dlmalloc-platform-wasm/size|--workspace --target wasm32-unknown-unknown"
+    "dlmalloc-platform-wasm/speed|--target wasm32-unknown-unknown --features ours"
+    "dlmalloc-platform-wasm/speed|--target wasm32-unknown-unknown --features talc"
     "testing/fuzz|"
     "bench|--workspace"
     "bench/hardening-cost|"
@@ -52,10 +55,11 @@ formatted=()
 for entry in "${workspaces[@]}"; do
     dir=${entry%%|*}
     read -r -a args <<<"${entry#*|}"
-    # The bare-metal programs are no_std binaries without a test harness:
-    # --all-targets would ask for one.
+    # The bare-metal programs and the wasm comparison modules are no_std,
+    # with a panic handler of their own and no test harness: --all-targets
+    # would ask for one.
     targets=(--all-targets)
-    case $dir in examples/baremetal/*) targets=() ;; esac
+    case $dir in examples/baremetal/* | dlmalloc-platform-wasm/size | dlmalloc-platform-wasm/speed) targets=() ;; esac
     check clippy "$dir" cargo clippy --quiet "${args[@]}" "${targets[@]}" -- -D warnings
     RUSTDOCFLAGS="-D warnings" check rustdoc "$dir" cargo doc --quiet --no-deps "${args[@]}"
     if [[ " ${formatted[*]} " != *" $dir "* ]]; then

@@ -15,6 +15,9 @@ cargo test --workspace
 echo "== C core with full debug assertions (feature debug) over the randomized test"
 cargo test -p dlmalloc-sys --features debug --test random_model --test random_model_heaps --test stress_threads
 
+echo "== C core that never unmaps (feature never-unmap, what wasm32 builds)"
+cargo test -p dlmalloc-sys --features never-unmap --test never_unmap --test random_model
+
 echo "== C core with footers (feature footers)"
 cargo test -p dlmalloc-sys --features footers
 

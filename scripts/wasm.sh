@@ -6,6 +6,7 @@
 #  - runs its tests (and the out-of-memory test of testing/oom, linked with
 #    a 16 MiB maximum memory) on wasm32-wasip1 under Node's WASI, through
 #    the workspace's cargo runner (run.mjs);
+#  - runs the demo (examples/demo.rs) on wasm32-wasip1;
 #  - runs examples/double_free.rs on wasm32-wasip1: the core's report must
 #    reach stderr (`dlmalloc: ...`) and the module must trap; again with the
 #    feature short-messages;
@@ -13,7 +14,10 @@
 #    it from Node (drive.mjs), which checks every result;
 #  - builds the same module with atomics and shared memory (nightly Rust,
 #    -Z build-std; the spin-lock hooks) and runs it on four Node worker
-#    threads at once (threads.mjs), then through drive.mjs.
+#    threads at once (threads.mjs), then through drive.mjs;
+#  - runs scripts/wasm_compare.sh --quick: the size comparison against
+#    dlmalloc-rs, talc, rlsf and lol_alloc, and every speed workload once,
+#    verified (the full run, with times, is scripts/wasm_compare.sh).
 # Prints a last line starting with PASS; exits non-zero on any failure.
 # Idempotent: installs only what is missing, so it is cheap to re-run.
 # Usage: scripts/wasm.sh   (as root on Debian 12 for the installs)
@@ -90,6 +94,14 @@ wasip1_tests() {
     return "$status"
 }
 
+# The demo (examples/demo.rs, the README's command): it must end with a
+# clean heap check.
+demo() {
+    local log=$logs/demo.log
+    cargo run --release --target wasm32-wasip1 --example demo 2>&1 | tee "$log" || return 1
+    grep -q '^heap check: clean' "$log" || { echo "wasm: the demo's heap check is not clean" >&2; return 1; }
+}
+
 # A detected heap error: the run must fail, after the `dlmalloc:` line
 # (the one of the core's short messages with the feature short-messages).
 heap_error() {
@@ -136,15 +148,27 @@ atomics() {
     atomics_line=$(grep '^PASS threads' "$log")
 }
 
+# The size and speed comparison in its quick mode: every module built,
+# checked under Node, every workload verified; its times mean nothing.
+compare() {
+    local log=$logs/compare.log
+    (cd "$root" && bash scripts/wasm_compare.sh --quick) 2>&1 | tee "$log" || return 1
+    compare_line=$(grep '^PASS' "$log" | sed 's/^PASS wasm_compare[^:]*: //')
+    [ -n "$compare_line" ] || { echo "wasm: wasm_compare printed no PASS line" >&2; return 1; }
+}
+
+compare_line="size and speed: not run"
 tests_line="wasip1 tests: not run"
 atomics_line="atomics: not run"
 example_line="example: not run"
 run "dlmalloc-platform-wasm builds for ${targets[*]}" build_both
 run "tests on wasm32-wasip1 under Node (cargo test, runner run.mjs)" wasip1_tests
+run "the demo on wasm32-wasip1 under Node" demo
 run "a double free on wasm32-wasip1 is reported on stderr and traps" heap_error
 run "the same with the feature short-messages" heap_error -short
 run "wasm32-unknown-unknown example module driven from Node" drive_example
 run "the example with atomics on Node worker threads (nightly, build-std)" atomics
+run "size and speed against the peers, verification only (wasm_compare.sh --quick)" compare
 
 # ---------------------------------------------------------------- summary
 
@@ -154,8 +178,9 @@ printf '%s\n' "${summary[@]}"
 echo "  $tests_line"
 echo "  $example_line"
 echo "  $atomics_line"
+echo "  $compare_line"
 if [ "$failures" -gt 0 ]; then
     echo "wasm: $failures step(s) failed"
     exit 1
 fi
-echo "PASS wasm: both targets build; $tests_line; example module checked under Node, also with atomics on 4 threads"
+echo "PASS wasm: both targets build; $tests_line; example module checked under Node, also with atomics on 4 threads; $compare_line"

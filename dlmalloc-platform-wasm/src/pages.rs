@@ -190,11 +190,11 @@ pub extern "C" fn custom_mmap(len: usize) -> *mut c_void {
 
 /// Refuses to give memory back: returns -1 for every range.
 ///
-/// Wasm linear memory cannot shrink. After -1 the range still belongs to
-/// the core, which keeps it and reuses it for later allocations (a freed
-/// large block becomes free heap space); the core's statistics count only
-/// what was released, so its footprint stays equal to what this platform
-/// handed out ([`memory_stats`]).
+/// Wasm linear memory cannot shrink. This crate builds the core with
+/// `never-unmap`, so the core never calls this: its heaps keep their memory,
+/// and it recycles a destroyed mspace's pages for the next heap itself. The
+/// hook exists because the contract names it; after -1 a range would still
+/// belong to the core.
 #[unsafe(no_mangle)]
 pub extern "C" fn custom_munmap(ptr: *mut c_void, len: usize) -> i32 {
     let _ = (ptr, len);

@@ -7,6 +7,7 @@
 #include "params.c"
 #include "bins.c"
 #include "sysmem.c"
+#include "recycle.c"
 #include "heap.c"
 #include "stats.c"
 #include "check.c"

@@ -146,6 +146,30 @@ static inline size_t dl_granularity_align(size_t s) {
 #endif
 DL_NORETURN void custom_abort(const char *msg, const char *file, unsigned line);
 
+#if DL_NEVER_UNMAP
+/* ---- recycle.c: the platform pages heaps gave back (never-unmap) ---------- */
+DL_INTERNAL void *dl_recycle_lock; /* guards the list; params.c initialises it */
+/* len bytes (whole pages) of recycled pages, or NULL; a null pointer until
+ * anything was recycled. */
+DL_INTERNAL void *(*dl_recycled_take)(size_t len);
+/* Keeps [base, base + len) (whole pages) for dl_recycled_take. */
+DL_INTERNAL void dl_recycled_give(void *base, size_t len);
+#endif
+
+/* DL_SINGLE_THREAD: no two threads can ever run the core (build.rs sets it
+ * for wasm32 without the atomics feature: such a module has no shared
+ * memory, so no threads). The lock hooks are then never called, which
+ * spares every operation two calls the compiler cannot see into. */
+#ifndef DL_SINGLE_THREAD
+#define DL_SINGLE_THREAD 0
+#endif
+#if DL_SINGLE_THREAD
+#define init_lock(lk) ((void)(lk))
+#define final_lock(lk) ((void)(lk))
+#define acquire_lock(lk) ((void)(lk))
+#define release_lock(lk) ((void)(lk))
+#endif
+
 /* The failure value of custom_mmap and custom_mremap: (void*)-1. */
 #define DL_MMAP_FAILED ((void *)~(size_t)0)
 
@@ -167,6 +191,13 @@ static inline int dl_is_page_aligned(const void *p) {
 /* len bytes of fresh pages from the platform or from a heap's own source,
  * or NULL: both failure values end here. */
 static inline void *dl_map_from(const dl_page_source *source, size_t len) {
+#if DL_NEVER_UNMAP
+    void *(*take)(size_t) = __atomic_load_n(&dl_recycled_take, __ATOMIC_RELAXED);
+    if (source->map == 0 && take != 0) {
+        void *recycled = take(len);
+        if (recycled != 0) return recycled;
+    }
+#endif
     void *p = source->map != 0 ? source->map(source->context, len) : custom_mmap(len);
     if (p == DL_MMAP_FAILED || p == 0) return 0;
     if (DL_UNLIKELY(!dl_is_page_aligned(p)))
@@ -178,8 +209,15 @@ static inline void *dl_map(size_t len) {
     static const dl_page_source platform = {0, 0, 0};
     return dl_map_from(&platform, len);
 }
-/* 0 if the platform (or the heap's own source) released the range. */
+/* 0 if the platform (or the heap's own source) released the range. The
+ * platform's pages are recycled instead when it never unmaps. */
 static inline int dl_unmap_from(const dl_page_source *source, void *base, size_t len) {
+#if DL_NEVER_UNMAP
+    if (source->unmap == 0) {
+        dl_recycled_give(base, len);
+        return 0;
+    }
+#endif
     return source->unmap != 0 ? source->unmap(source->context, base, len)
                               : custom_munmap(base, len);
 }

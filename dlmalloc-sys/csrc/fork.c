@@ -12,9 +12,15 @@ DL_API void dlmalloc_atfork_prepare(void) {
     acquire_lock(&dl_registry_lock);
     for (dl_state *m = dl_live_mspaces; m != 0; m = m->next_space) dl_lock(m);
     dl_lock(&dl_gm);
+#if DL_NEVER_UNMAP
+    acquire_lock(&dl_recycle_lock); /* taken inside heap operations: last */
+#endif
 }
 
 DL_API void dlmalloc_atfork_parent(void) {
+#if DL_NEVER_UNMAP
+    release_lock(&dl_recycle_lock);
+#endif
     dl_unlock(&dl_gm);
     for (dl_state *m = dl_live_mspaces; m != 0; m = m->next_space) dl_unlock(m);
     release_lock(&dl_registry_lock);
@@ -30,4 +36,7 @@ DL_API void dlmalloc_atfork_child(void) {
     for (dl_state *m = dl_live_mspaces; m != 0; m = m->next_space)
         if (m->flags & USE_LOCK_FLAG) restart_lock(&m->mutex);
     restart_lock(&dl_registry_lock);
+#if DL_NEVER_UNMAP
+    restart_lock(&dl_recycle_lock);
+#endif
 }

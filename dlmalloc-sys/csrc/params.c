@@ -61,6 +61,9 @@ DL_INTERNAL void dl_init_slow(void) {
         dl_mparams.trim_threshold = DL_DEFAULT_TRIM_THRESHOLD;
         dl_mparams.magic = make_magic();
         init_lock(&dl_registry_lock);
+#if DL_NEVER_UNMAP
+        init_lock(&dl_recycle_lock);
+#endif
         dl_init_state(&dl_gm, USE_LOCK_FLAG | USE_MMAP_FLAG);
         __atomic_store_n(&dl_params_ready, 2, __ATOMIC_RELEASE);
         return;

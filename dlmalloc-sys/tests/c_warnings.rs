@@ -26,11 +26,13 @@ const VARIANTS: [&[&str]; 11] = [
         "-DDL_DEFAULT_GRANULARITY=65536",
     ],
     // What the wasm32 platform builds (never-unmap, no-attached-heaps,
-    // short-messages), alone and with the checks the features keep.
+    // short-messages, single-threaded without atomics), alone and with the
+    // checks the features keep.
     &[
         "-DDL_NEVER_UNMAP=1",
         "-DDL_NO_ATTACHED_HEAPS=1",
         "-DDL_SHORT_MESSAGES=1",
+        "-DDL_SINGLE_THREAD=1",
     ],
     &["-DDL_NEVER_UNMAP=1", "-DDL_DEBUG=3", "-DDL_FOOTERS=1"],
     &["-DDL_SHORT_MESSAGES=1", "-DDL_INSECURE=1"],
