@@ -23,7 +23,11 @@ fn main() {
     for word in text.split_whitespace() {
         *counts.entry(word.to_string()).or_default() += 1;
     }
-    println!("{} distinct words; \"heap\" {} times", counts.len(), counts["heap"]);
+    println!(
+        "{} distinct words; \"heap\" {} times",
+        counts.len(),
+        counts["heap"]
+    );
 
     let stats = GLOBAL.stats();
     println!(
