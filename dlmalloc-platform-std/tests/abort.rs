@@ -90,8 +90,8 @@ fn abort_cuts_a_huge_message_but_ends_the_line() {
         .unwrap_or_else(|| panic!("no report in stderr: {stderr}"));
     assert_eq!(
         report.len(),
-        511,
-        "the report fills the buffer, newline excluded"
+        510,
+        "the report fills the 512-byte line but the two bytes kept for its end"
     );
     assert!(stderr.contains(&format!("{report}\n")));
 }

@@ -53,6 +53,8 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod report;
+
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
 /// `dlmallopt` parameter: free top space kept before the heap is trimmed.

@@ -16,69 +16,11 @@
 //! driver, and replace [`std::process::abort`] with your way to stop: a
 //! panic/halt loop, a watchdog reset, `KeBugCheckEx`.
 
-use core::ffi::{CStr, c_char};
+use core::ffi::c_char;
 
-/// Longest report written; a longer message is cut, the newline kept.
-const CAPACITY: usize = 256;
-
-/// A line of text assembled on the stack.
-struct Line {
-    buf: [u8; CAPACITY],
-    len: usize,
-}
-
-impl Line {
-    const fn new() -> Self {
-        Self {
-            buf: [0; CAPACITY],
-            len: 0,
-        }
-    }
-
-    /// Appends as much of `bytes` as fits, keeping one byte for the newline.
-    fn push(&mut self, bytes: &[u8]) {
-        let take = bytes.len().min(CAPACITY - 1 - self.len);
-        self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
-        self.len += take;
-    }
-
-    /// Appends `value` in decimal.
-    fn push_decimal(&mut self, mut value: u32) {
-        let mut digits = [0u8; 10];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            // `value % 10` is below 10, so the cast cannot truncate.
-            digits[start] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        self.push(&digits[start..]);
-    }
-
-    /// Ends the line with a newline and returns it.
-    fn finish(&mut self) -> &[u8] {
-        self.buf[self.len] = b'\n';
-        self.len += 1;
-        &self.buf[..self.len]
-    }
-}
-
-/// The bytes of the C string `text`, or `b"?"` for null.
-///
-/// # Safety
-///
-/// `text` must be null or point to a NUL-terminated string that lives for
-/// `'a`; anything else is undefined behavior.
-unsafe fn c_bytes<'a>(text: *const c_char) -> &'a [u8] {
-    if text.is_null() {
-        return b"?";
-    }
-    // SAFETY: non-null, and the caller guarantees a valid C string.
-    unsafe { CStr::from_ptr(text) }.to_bytes()
-}
+// The line is built on the stack by the core's crate, which every platform
+// depends on anyway.
+use dlmalloc_sys::report::ReportLine;
 
 /// Writes `bytes` to standard error with `write(2)`, continuing after short
 /// writes; gives up at the first failure (there is nowhere to report it).
@@ -116,17 +58,10 @@ fn write_console(mut bytes: &[u8]) {
 /// anything else is undefined behavior.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn custom_abort(msg: *const c_char, file: *const c_char, line: u32) -> ! {
-    // SAFETY: the caller guarantees null or valid C strings, which outlive
-    // this call because it never returns.
-    let (msg, file) = unsafe { (c_bytes(msg), c_bytes(file)) };
-    let mut out = Line::new();
+    let mut out = ReportLine::new();
     out.push(b"custom-platform: heap error: ");
-    out.push(msg);
-    out.push(b" (");
-    out.push(file);
-    out.push(b":");
-    out.push_decimal(line);
-    out.push(b")");
-    write_console(out.finish());
+    // SAFETY: the caller guarantees null or valid C strings.
+    unsafe { out.push_abort_report(msg, file, line) };
+    write_console(out.finish(b"\n"));
     std::process::abort()
 }
