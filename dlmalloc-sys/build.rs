@@ -39,7 +39,6 @@ fn main() {
     build
         .file("csrc/dl_all.c")
         .include("csrc")
-        .std("c99")
         .flag_if_supported("-ffreestanding")
         .flag_if_supported("-fvisibility=hidden")
         .flag_if_supported("-Wstrict-prototypes")
@@ -51,6 +50,11 @@ fn main() {
         // the code a plain release build gets.
         .force_frame_pointer(false)
         .define("DL_DEFAULT_GRANULARITY", granularity.to_string().as_str());
+    // MSVC-style compilers (cl, clang-cl) have no C99 switch, and
+    // `-std:c99` only earns a warning there.
+    if target_env != "msvc" {
+        build.std("c99");
+    }
     if let Some(level) = debug_level {
         build.define("DL_DEBUG", level);
     }

@@ -25,6 +25,7 @@ workspaces=(
     "dlmalloc-platform-wasm/size|--workspace --target wasm32-unknown-unknown"
     "dlmalloc-platform-wasm/speed|--target wasm32-unknown-unknown --features ours"
     "dlmalloc-platform-wasm/speed|--target wasm32-unknown-unknown --features talc"
+    "dlmalloc-platform-windows|--workspace --target x86_64-pc-windows-gnu"
     "testing/fuzz|"
     "bench|--workspace"
     "bench/hardening-cost|"
@@ -40,6 +41,8 @@ for tool in clang llvm-ar wasm-ld; do
     command -v "$tool" >/dev/null 2>&1 ||
         { echo "lint: $tool missing; run scripts/wasm.sh first (it installs it)" >&2; exit 1; }
 done
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 ||
+    { echo "lint: x86_64-w64-mingw32-gcc missing; run scripts/windows.sh first (it installs it)" >&2; exit 1; }
 
 failures=()
 check() {

@@ -5,8 +5,9 @@
 # dev-dependency cycle fails here rather than at publish time.
 # The crates of the main workspace are packaged together, so each verifies
 # against the others' fresh packages. The bare-metal platform is its own
-# workspace (it shares `links` with the hosted platform); its dependency on
-# dlmalloc-sys, not yet in the registry, is patched to the local folder.
+# workspace, and so are the wasm and Windows ones (they share `links` with
+# the hosted platform); their dependency on dlmalloc-sys, not yet in the
+# registry, is patched to the local folder.
 # Usage: scripts/package.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ quiet_tests() { grep -v '^warning: ignoring \(test\|example\|benchmark\)' || tru
 # under index.crates.io-*).
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/; do
-    for crate in "${main_crates[@]}" dlmalloc-platform-baremetal dlmalloc-platform-wasm; do
+    for crate in "${main_crates[@]}" dlmalloc-platform-baremetal dlmalloc-platform-wasm dlmalloc-platform-windows; do
         rm -rf "$dir$crate-$version"
     done
 done
@@ -34,8 +35,10 @@ for crate in "${main_crates[@]}"; do args+=(-p "$crate"); done
 cargo package --allow-dirty "${args[@]}" 2>&1 | quiet_tests
 
 # The wasm platform builds only for wasm32 (its workspace's config sets
-# clang for the C core there).
-for platform in dlmalloc-platform-baremetal "dlmalloc-platform-wasm --target wasm32-wasip1"; do
+# clang for the C core there), the Windows one only for Windows (mingw-w64,
+# which scripts/windows.sh installs).
+for platform in dlmalloc-platform-baremetal "dlmalloc-platform-wasm --target wasm32-wasip1" \
+    "dlmalloc-platform-windows --target x86_64-pc-windows-gnu"; do
     read -r dir target_args <<<"$platform"
     echo "== cargo package $dir"
     # shellcheck disable=SC2086 # target_args is empty or two words
@@ -53,7 +56,7 @@ ships() { # CRATE LIST: the list holds every file a package must ship
 for crate in "${main_crates[@]}"; do
     ships "$crate" "$(cargo package --list --allow-dirty -p "$crate" 2>/dev/null)"
 done
-for platform in dlmalloc-platform-baremetal dlmalloc-platform-wasm; do
+for platform in dlmalloc-platform-baremetal dlmalloc-platform-wasm dlmalloc-platform-windows; do
     ships "$platform" "$(cd "$platform" && cargo package --list --allow-dirty 2>/dev/null)"
 done
 echo "package: every product crate packages and builds from its tarball"
