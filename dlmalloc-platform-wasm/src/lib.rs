@@ -11,14 +11,15 @@ compile_error!(
 
 #[cfg(target_arch = "wasm32")]
 mod abort;
-#[cfg(target_arch = "wasm32")]
+// Only with atomics: without, the core never calls the lock hooks.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 mod lock;
 #[cfg(target_arch = "wasm32")]
 mod pages;
 
 #[cfg(target_arch = "wasm32")]
 pub use abort::custom_abort;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use lock::{acquire_lock, final_lock, init_lock, release_lock};
 #[cfg(target_arch = "wasm32")]
 pub use pages::{MemoryStats, custom_mmap, custom_munmap, custom_page_size, memory_stats};

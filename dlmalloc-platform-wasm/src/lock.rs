@@ -1,29 +1,24 @@
-//! The lock hooks, and the spin lock of the page state.
+//! The lock hooks, and the spin lock of the page state: only in a build
+//! with `-C target-feature=+atomics` (shared memory, threads on Web Workers
+//! or wasi-threads). Without atomics a module has no shared memory and so
+//! one thread: `dlmalloc-sys` then builds the core single-threaded, it
+//! never calls the lock hooks, and this module is left out (lib.rs).
 //!
-//! - Default build (no `atomics` target feature: one thread, the usual
-//!   wasm module): the lock hooks do nothing. Nothing can run between
-//!   acquiring and releasing, so there is nothing to exclude.
-//! - Built with `-C target-feature=+atomics` (shared memory, threads on Web
-//!   Workers or wasi-threads): a spin lock on an atomic word in the core's
-//!   pointer-sized slot. It never uses `memory.atomic.wait`, which traps on
-//!   a browser's main thread; the core holds its locks only for the few
-//!   steps of one heap operation, so spinning is short.
+//! The lock is a spin lock on an atomic word in the core's pointer-sized
+//! slot. It never uses `memory.atomic.wait`, which traps on a browser's
+//! main thread; the core holds its locks only for the few steps of one
+//! heap operation, so spinning is short.
 //!
 //! Nothing here allocates.
 
 use core::ffi::c_void;
-#[cfg(target_feature = "atomics")]
-use core::{
-    hint,
-    sync::atomic::{AtomicU32, Ordering},
-};
+use core::hint;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// A spin lock on one atomic word: 0 free, 1 held (the page state's lock
 /// in a build with atomics).
-#[cfg(target_feature = "atomics")]
 pub(crate) struct SpinLock(AtomicU32);
 
-#[cfg(target_feature = "atomics")]
 impl SpinLock {
     /// A new, unlocked lock.
     pub(crate) const fn new() -> Self {
@@ -42,7 +37,6 @@ impl SpinLock {
 }
 
 /// Spins until `state` goes from 0 to 1 under this caller.
-#[cfg(target_feature = "atomics")]
 fn spin_acquire(state: &AtomicU32) {
     while state
         .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
@@ -62,7 +56,6 @@ fn spin_acquire(state: &AtomicU32) {
 /// `lock` must point to a live, pointer-aligned slot that is only accessed
 /// atomically while the returned reference is used; otherwise the behavior
 /// is undefined.
-#[cfg(target_feature = "atomics")]
 unsafe fn state<'a>(lock: *mut *mut c_void) -> &'a AtomicU32 {
     // SAFETY: on wasm32 a pointer-sized, pointer-aligned slot has the size
     // and alignment of an AtomicU32; the caller guarantees it is live and
@@ -97,9 +90,8 @@ pub unsafe extern "C" fn final_lock(lock: *mut *mut c_void) {
 
 /// Waits until the caller owns the lock in `*lock`.
 ///
-/// Without the `atomics` target feature: does nothing (one thread). With
-/// it: spins (compare-and-swap, then plain loads with the spin-loop hint)
-/// and never calls `memory.atomic.wait`, so it is usable on a browser's
+/// Spins (compare-and-swap, then plain loads with the spin-loop hint) and
+/// never calls `memory.atomic.wait`, so it is usable on a browser's
 /// main thread. Not recursive; the core never takes a lock it holds.
 ///
 /// # Safety
@@ -108,17 +100,13 @@ pub unsafe extern "C" fn final_lock(lock: *mut *mut c_void) {
 /// finalised; otherwise the behavior is undefined.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn acquire_lock(lock: *mut *mut c_void) {
-    #[cfg(target_feature = "atomics")]
     // SAFETY: the caller guarantees an initialised, live slot.
     spin_acquire(unsafe { state(lock) });
-    #[cfg(not(target_feature = "atomics"))]
-    let _ = lock;
 }
 
 /// Releases the lock in `*lock`.
 ///
-/// Without the `atomics` target feature: does nothing. With it: one atomic
-/// store.
+/// One atomic store.
 ///
 /// # Safety
 ///
@@ -126,9 +114,6 @@ pub unsafe extern "C" fn acquire_lock(lock: *mut *mut c_void) {
 /// else is undefined behavior.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn release_lock(lock: *mut *mut c_void) {
-    #[cfg(target_feature = "atomics")]
     // SAFETY: the caller guarantees an initialised slot it holds.
     unsafe { state(lock) }.store(0, Ordering::Release);
-    #[cfg(not(target_feature = "atomics"))]
-    let _ = lock;
 }

@@ -140,12 +140,14 @@ impl DLMalloc {
     /// Everything [`alloc`](GlobalAlloc::alloc) does past a cache hit: a
     /// miss refills the cache, larger blocks come from the thread's arena or
     /// the global heap. Kept out of line, so that the hit path inlined into
-    /// the program saves no registers.
+    /// the program saves no registers; inlined where there is no cache
+    /// (then it is the whole of `alloc`, one call into the core).
     ///
     /// # Safety
     ///
     /// `GlobalAlloc::alloc`'s contract.
-    #[inline(never)]
+    #[cfg_attr(all(feature = "thread-cache", target_os = "linux"), inline(never))]
+    #[cfg_attr(not(all(feature = "thread-cache", target_os = "linux")), inline)]
     unsafe fn alloc_slow(&self, layout: Layout) -> *mut u8 {
         if thread_cache::serves(layout.size(), layout.align()) {
             let cached = thread_cache::alloc(layout.size());
@@ -167,12 +169,14 @@ impl DLMalloc {
     /// Everything [`dealloc`](GlobalAlloc::dealloc) does when the cache
     /// does not simply keep the block: a full class gives half back, a
     /// streak of frees gives the cache back, other blocks go to their arena
-    /// or the global heap. Kept out of line, as [`alloc_slow`](Self::alloc_slow).
+    /// or the global heap. Kept out of line (inlined without a cache), as
+    /// [`alloc_slow`](Self::alloc_slow).
     ///
     /// # Safety
     ///
     /// `GlobalAlloc::dealloc`'s contract.
-    #[inline(never)]
+    #[cfg_attr(all(feature = "thread-cache", target_os = "linux"), inline(never))]
+    #[cfg_attr(not(all(feature = "thread-cache", target_os = "linux")), inline)]
     unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
         if thread_cache::serves(layout.size(), layout.align())
             // SAFETY: the caller guarantees `ptr` is a live block of this
