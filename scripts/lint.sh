@@ -26,6 +26,8 @@ workspaces=(
     "dlmalloc-platform-wasm/speed|--target wasm32-unknown-unknown --features ours"
     "dlmalloc-platform-wasm/speed|--target wasm32-unknown-unknown --features talc"
     "dlmalloc-platform-windows|--workspace --target x86_64-pc-windows-gnu"
+    "dlmalloc-platform-windows/bench|--target x86_64-pc-windows-gnu"
+    "dlmalloc-platform-windows/tests/thread-cache|--target x86_64-pc-windows-gnu"
     "testing/fuzz|"
     "bench|--workspace"
     "bench/hardening-cost|"

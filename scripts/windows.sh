@@ -11,10 +11,14 @@
 #    runner from the crate's .cargo/config.toml): the platform's own tests
 #    (partial release, refused ranges, lock, threads, footprint limit,
 #    granularity, the double-free report, DLL load/unload), the core's
-#    behaviour over it;
+#    behaviour over it; then the thread cache's and arenas' tests
+#    (tests/thread-cache, a package of its own);
 #  - builds the C core and the crate for x86_64-pc-windows-msvc with clang
 #    in cl mode and llvm-lib (no Visual Studio, no Windows SDK: the core is
-#    freestanding), without linking a program.
+#    freestanding), without linking a program;
+#  - runs scripts/windows_bench.sh --quick: the benchmark's single-threaded
+#    rows on ours and the process heap (HeapAlloc), verified (the full run,
+#    with times, is scripts/windows_bench.sh).
 # Prints a last line starting with PASS; exits non-zero on any failure.
 # Idempotent: installs only what is missing, so it is cheap to re-run.
 # Usage: scripts/windows.sh   (as root on Debian 12 for the installs)
@@ -133,10 +137,31 @@ msvc() {
     echo
 }
 
+# The thread cache and arenas on Windows: their tests are a package of
+# their own (tests/thread-cache), since with the cache on the platform's
+# tests would see arenas beside the global heap.
+cache_tests() {
+    local log=$logs/cache-tests.log status=0
+    (cd "$crate/tests/thread-cache" &&
+        CARGO_TARGET_DIR=$crate/target cargo test -j 2 --target "$target") 2>&1 |
+        tee "$log" || status=$?
+    cache_line="thread-cache tests under Wine: $(test_counts "$log")"
+    return "$status"
+}
+
+# The benchmark against the process heap in its quick mode: every row runs
+# and verifies its blocks, all checksums agree; its times mean nothing.
+bench_quick() {
+    (cd "$root" && bash scripts/windows_bench.sh --quick)
+}
+
 tests_line="tests under Wine: not run"
+cache_line="thread-cache tests under Wine: not run"
 run "dlmalloc-platform-windows and the test DLL build for $target" build
 run "tests under Wine (cargo test --target $target)" tests
+run "thread cache and arenas under Wine (tests/thread-cache)" cache_tests
 run "the C core and the crate build for x86_64-pc-windows-msvc (clang-cl, no SDK)" msvc
+run "the benchmark's single-threaded rows against HeapAlloc, verification only (windows_bench.sh --quick)" bench_quick
 
 # ---------------------------------------------------------------- summary
 
@@ -144,8 +169,9 @@ echo
 echo "== windows summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
 echo "  $tests_line"
+echo "  $cache_line"
 if [ "$failures" -gt 0 ]; then
     echo "windows: $failures step(s) failed"
     exit 1
 fi
-echo "PASS windows: $target builds; $tests_line; the core and the crate build for x86_64-pc-windows-msvc"
+echo "PASS windows: $target builds; $tests_line; $cache_line; the core and the crate build for x86_64-pc-windows-msvc; the benchmark rows run and verify under Wine"

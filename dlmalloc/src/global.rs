@@ -146,8 +146,14 @@ impl DLMalloc {
     /// # Safety
     ///
     /// `GlobalAlloc::alloc`'s contract.
-    #[cfg_attr(all(feature = "thread-cache", target_os = "linux"), inline(never))]
-    #[cfg_attr(not(all(feature = "thread-cache", target_os = "linux")), inline)]
+    #[cfg_attr(
+        all(feature = "thread-cache", any(target_os = "linux", windows)),
+        inline(never)
+    )]
+    #[cfg_attr(
+        not(all(feature = "thread-cache", any(target_os = "linux", windows))),
+        inline
+    )]
     unsafe fn alloc_slow(&self, layout: Layout) -> *mut u8 {
         if thread_cache::serves(layout.size(), layout.align()) {
             let cached = thread_cache::alloc(layout.size());
@@ -175,8 +181,14 @@ impl DLMalloc {
     /// # Safety
     ///
     /// `GlobalAlloc::dealloc`'s contract.
-    #[cfg_attr(all(feature = "thread-cache", target_os = "linux"), inline(never))]
-    #[cfg_attr(not(all(feature = "thread-cache", target_os = "linux")), inline)]
+    #[cfg_attr(
+        all(feature = "thread-cache", any(target_os = "linux", windows)),
+        inline(never)
+    )]
+    #[cfg_attr(
+        not(all(feature = "thread-cache", any(target_os = "linux", windows))),
+        inline
+    )]
     unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
         if thread_cache::serves(layout.size(), layout.align())
             // SAFETY: the caller guarantees `ptr` is a live block of this

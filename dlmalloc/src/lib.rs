@@ -12,13 +12,13 @@ mod mspace_alloc;
 mod stats;
 // The one place that decides whether there is a thread cache: without one,
 // a module with the same interface that serves nothing stands in.
-#[cfg(all(feature = "thread-cache", target_os = "linux"))]
+#[cfg(all(feature = "thread-cache", any(target_os = "linux", windows)))]
 mod thread_cache;
-#[cfg(not(all(feature = "thread-cache", target_os = "linux")))]
+#[cfg(not(all(feature = "thread-cache", any(target_os = "linux", windows))))]
 #[path = "no_thread_cache.rs"]
 mod thread_cache;
 
-#[cfg(all(feature = "thread-cache", target_os = "linux"))]
+#[cfg(all(feature = "thread-cache", any(target_os = "linux", windows)))]
 extern crate std;
 
 pub use check::{HeapCheckError, Violation};

@@ -1,12 +1,14 @@
 //! A per-thread cache of small free blocks in front of the locked global
-//! heap (feature `thread-cache`, Linux): the common allocation and free of a
-//! block up to [`MAX_CACHED_REQUEST`](bins::MAX_CACHED_REQUEST) bytes take
-//! no lock and no atomic read-modify-write.
+//! heap (feature `thread-cache`, Linux and Windows): the common allocation
+//! and free of a block up to
+//! [`MAX_CACHED_REQUEST`](bins::MAX_CACHED_REQUEST) bytes take no lock and no
+//! atomic read-modify-write.
 //!
 //! Why here, in the safe crate: the cache needs thread-local storage with a
 //! destructor at thread exit, and a way to stop other threads' caches
-//! (`membarrier`); Rust's `thread_local!` and `libc` give both without new
-//! C hooks, so the C core and every existing platform stay unchanged, and
+//! (`membarrier` on Linux, `FlushProcessWriteBuffers` on Windows); Rust's
+//! `thread_local!` and the system's API ([`os`]) give both without new C
+//! hooks, so the C core and every existing platform stay unchanged, and
 //! [`DLMalloc`](crate::DLMalloc)'s fast path is inlined into the program
 //! without an FFI call. Code that calls the C API directly (`raw::dlmalloc`)
 //! bypasses the cache, which is harmless: a cached block is, for the core,
@@ -33,6 +35,7 @@
 
 mod arenas;
 mod bins;
+mod os;
 mod region;
 mod registry;
 mod remote;
@@ -102,7 +105,7 @@ impl ThreadCache {
         }
         self.busy.store(true, Ordering::Relaxed);
         // Keeps the compiler from moving the read below above the store; the
-        // hardware's reordering is the flusher's membarrier's business.
+        // hardware's reordering is the flusher's barrier's business.
         compiler_fence(Ordering::SeqCst);
         if self.flush_requested.load(Ordering::Acquire) {
             self.busy.store(false, Ordering::Release);
@@ -597,20 +600,10 @@ fn secret() -> usize {
 
 #[cold]
 fn init_secret(slot: &core::sync::atomic::AtomicUsize) -> usize {
-    let mut random = 0usize;
-    // SAFETY: getrandom writes at most the given number of bytes into
-    // `random`.
-    let got = unsafe {
-        libc::getrandom(
-            (&raw mut random).cast(),
-            size_of::<usize>(),
-            libc::GRND_NONBLOCK,
-        )
-    };
-    if got != size_of::<usize>() as isize {
+    let mut random = os::random_word().unwrap_or_else(|| {
         let local = 0u8;
-        random = (&raw const local).addr().rotate_left(29) ^ (slot as *const _ as usize);
-    }
+        (&raw const local).addr().rotate_left(29) ^ (slot as *const _ as usize)
+    });
     random |= 1; // never 0, the "not yet chosen" value
     match slot.compare_exchange(0, random, Ordering::Relaxed, Ordering::Relaxed) {
         Ok(_) => random,

@@ -7,7 +7,8 @@
 //!   lets go of it when it exits, so a later thread reuses it. Arenas are
 //!   never destroyed: blocks outlive the thread that allocated them.
 //! - **Owner in O(1).** All arenas live in one reservation of address space
-//!   (one `custom_mmap` call, so the platform supplies it),
+//!   (one `custom_mmap` call on Linux, so the platform supplies it; on
+//!   Windows reserved directly, uncommitted, see [`os::reserve`]),
 //!   [`REGION`] bytes each ([`region`](super::region) hands out their
 //!   pages), so a block's arena is its offset in the reservation divided by
 //!   the region size: one subtraction and one comparison, with no header to
@@ -34,6 +35,7 @@ use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
+use super::os;
 use super::region::{self, Region};
 use super::remote::{self, RemoteFrees};
 use crate::heap::MspaceHandle;
@@ -179,13 +181,10 @@ fn reserve_once() {
     if RESERVED.swap(true, Ordering::Relaxed) {
         return;
     }
-    // SAFETY: sysconf reads a system value.
-    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    let count = usize::try_from(cores)
-        .unwrap_or(1)
-        .saturating_mul(4)
-        .clamp(4, MAX_ARENAS);
-    let Some(base) = region::reserve(count * REGION) else {
+    let count = os::cpu_count().saturating_mul(4).clamp(4, MAX_ARENAS);
+    // `None` if the system or the platform refuses (a platform with a fixed
+    // pool, say: its pages then all go to the global heap).
+    let Some(base) = os::reserve(count * REGION) else {
         return;
     };
     // SAFETY: the range is reserved for the arenas, the array is a static

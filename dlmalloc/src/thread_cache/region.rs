@@ -3,17 +3,26 @@
 //! that every block of the arena lies in that range and its owner is found
 //! from the address alone.
 //!
-//! The range is part of one reservation the platform's `custom_mmap` gave
-//! for all arenas (on Linux an untouched mapping costs no memory). `map`
-//! hands out pages of it and `unmap` gives them back to the system with
-//! `MADV_DONTNEED`, keeping the range, so the arena's footprint, trim and
-//! release of free segments work as for any heap. The core grows a heap by
-//! mapping more and gives back whole mappings or tails of them (possibly
-//! spanning adjacent ones); here pages are handed out from the low end up
-//! (so growth is contiguous and the core merges it into one segment), and a
-//! range given back below the high mark is remembered as a hole for reuse.
+//! The range is part of one reservation of address space for all arenas
+//! ([`os::reserve`]: the platform's `custom_mmap` on Linux, where an
+//! untouched mapping costs no memory; reserved, uncommitted pages on
+//! Windows). `map` hands out pages of it ([`os::commit`] makes them usable
+//! where the system needs that) and `unmap` gives them back to the system
+//! ([`os::decommit`]), keeping the range, so the arena's footprint, trim
+//! and release of free segments work as for any heap. Pages handed out read
+//! as zeros until the heap writes them, whether fresh or given back before
+//! (on Windows a decommitted page cannot even be read until committed
+//! again, which `map` does before handing it out).
+//!
+//! The core grows a heap by mapping more and gives back whole mappings or
+//! tails of them (possibly spanning adjacent ones); here pages are handed
+//! out from the low end up (so growth is contiguous and the core merges it
+//! into one segment), and a range given back below the high mark is
+//! remembered as a hole for reuse.
 
 use core::ffi::{c_int, c_void};
+
+use super::os;
 
 /// Ranges given back below the high mark that a region remembers; past
 /// that, `unmap` refuses and the core keeps the memory (and uses it).
@@ -49,23 +58,23 @@ impl Region {
         }
     }
 
-    /// `length` bytes (whole pages) of usable memory, or `None`.
+    /// `length` bytes (whole pages) of usable memory, or `None` (the range
+    /// is full, or the system will not commit more).
     fn map(&mut self, length: usize) -> Option<usize> {
-        self.take_hole(length).or_else(|| {
-            (length <= self.end - self.high).then(|| {
-                let at = self.high;
-                self.high += length;
-                at
-            })
-        })
-    }
-
-    /// Takes `length` bytes from the first hole that has them.
-    fn take_hole(&mut self, length: usize) -> Option<usize> {
-        let hole = self.holes.iter_mut().find(|(_, len)| *len >= length)?;
-        let at = hole.0;
-        hole.0 += length;
-        hole.1 -= length;
+        if let Some(hole) = self.holes.iter_mut().find(|(_, len)| *len >= length) {
+            let at = hole.0;
+            if !os::commit(at, length) {
+                return None;
+            }
+            hole.0 += length;
+            hole.1 -= length;
+            return Some(at);
+        }
+        if length > self.end - self.high || !os::commit(self.high, length) {
+            return None;
+        }
+        let at = self.high;
+        self.high += length;
         Some(at)
     }
 
@@ -105,22 +114,12 @@ impl Region {
     }
 }
 
-/// Gives pages back to the system, keeping the range (reading them later
-/// gives zeros). `false` if nothing was released.
+/// Gives pages back to the system, keeping the range. `false` if nothing
+/// was released.
 fn release(at: usize, length: usize) -> bool {
     // SAFETY: the heap gave the range back (it holds no live block), and it
     // lies in this arena's part of the reservation.
-    unsafe { libc::madvise(at as *mut c_void, length, libc::MADV_DONTNEED) == 0 }
-}
-
-/// Reserves `length` bytes for the arenas through the platform; `None` if
-/// it refuses (a platform with a fixed pool, say: its pages then all go to
-/// the global heap).
-pub(super) fn reserve(length: usize) -> Option<usize> {
-    // SAFETY: the platform's hook, with its contract: fresh page-aligned
-    // memory, or one of the two failure values.
-    let at = unsafe { dlmalloc_sys::custom_mmap(length) };
-    (!at.is_null() && at != libc::MAP_FAILED).then_some(at as usize)
+    unsafe { os::decommit(at, length) }
 }
 
 /// `custom_mmap` for an arena's mspace (`context` is its [`Region`]).

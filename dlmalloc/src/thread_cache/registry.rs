@@ -1,11 +1,12 @@
 //! Every live thread cache, so one thread can empty them all: for an exact
-//! view (statistics, trim, heap check), and around `fork`.
+//! view (statistics, trim, heap check), and around `fork` (Linux).
 //!
 //! The owner of a cache uses it with plain loads and stores, never a locked
 //! instruction: it marks itself `busy`, then reads `flush_requested`, and
 //! only touches its bins if no flush is requested. A flusher sets
-//! `flush_requested` on every cache, then runs `membarrier`, which makes
-//! every running thread of the process execute a full memory barrier. After
+//! `flush_requested` on every cache, then runs `membarrier` (Linux) or
+//! `FlushProcessWriteBuffers` (Windows), which makes every running thread
+//! of the process execute a full memory barrier. After
 //! that, each owner either had already published `busy` (and the flusher
 //! waits for it to clear) or will see the request (and keeps off its bins,
 //! going to the locked heap instead). This is the asymmetric form of
@@ -20,7 +21,7 @@ use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use super::ThreadCache;
+use super::{ThreadCache, os};
 
 /// The list of registered caches (intrusive, through `ThreadCache::links`).
 struct Registry {
@@ -50,7 +51,7 @@ fn unlock() {
     REGISTRY.locked.store(false, Ordering::Release);
 }
 
-/// Whether this process may use thread caches: `membarrier` must work (it is
+/// Whether this process may use thread caches: the barrier must work (it is
 /// what lets a flusher stop the owners). Decided once.
 pub(super) fn caches_available() -> bool {
     const UNKNOWN: u8 = 0;
@@ -61,7 +62,7 @@ pub(super) fn caches_available() -> bool {
         AVAILABLE => true,
         UNAVAILABLE => false,
         _ => {
-            let available = register_membarrier() && register_fork_handlers();
+            let available = os::register_barrier() && register_fork_handlers();
             STATE.store(
                 if available { AVAILABLE } else { UNAVAILABLE },
                 Ordering::Release,
@@ -71,55 +72,19 @@ pub(super) fn caches_available() -> bool {
     }
 }
 
-/// Registers the process for expedited private membarriers (Linux 4.14+).
-fn register_membarrier() -> bool {
-    // SAFETY: a plain system call with integer arguments.
-    unsafe {
-        libc::syscall(
-            libc::SYS_membarrier,
-            libc::MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
-            0,
-            0,
-        ) == 0
-    }
-}
-
 /// A full memory barrier on every running thread of this process.
 fn barrier_on_all_threads() {
-    // SAFETY: a plain system call; the process registered for it in
-    // `caches_available` before any cache existed.
-    let done = unsafe {
-        libc::syscall(
-            libc::SYS_membarrier,
-            libc::MEMBARRIER_CMD_PRIVATE_EXPEDITED,
-            0,
-            0,
-        )
-    };
-    if done != 0 {
+    if !os::barrier_on_all_threads() {
         // Registered yet refused: nothing else can stop the owners safely.
         super::abort(c"thread cache: membarrier failed after registration");
     }
 }
 
-/// Installs the fork handlers, after making sure the core (and so the
-/// platform's own fork handlers, which it installs on its first lock
-/// initialisation) is set up: handlers run prepare in reverse order of
-/// installation and child in order, so ours stop the caches before the
-/// heap locks are taken and empty dead threads' caches after the child has
-/// its locks back.
+/// Installs the fork handlers (where the system has `fork`): they stop the
+/// caches before the heap locks are taken and empty dead threads' caches
+/// in the child (see [`os::at_fork`] for their order).
 fn register_fork_handlers() -> bool {
-    // SAFETY: sets the core up; callable at any time from any thread.
-    unsafe { dlmalloc_sys::dlmalloc_init() };
-    // SAFETY: the three handlers are `extern "C"` functions without
-    // arguments that only touch the registry and the caches.
-    unsafe {
-        libc::pthread_atfork(
-            Some(before_fork),
-            Some(after_fork_parent),
-            Some(after_fork_child),
-        ) == 0
-    }
+    os::at_fork(before_fork, after_fork_parent, after_fork_child)
 }
 
 /// Adds `cache` to the list.
