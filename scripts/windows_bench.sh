@@ -2,7 +2,7 @@
 # The native benchmark's single-threaded rows next to the Windows system
 # allocator, under Wine:
 #  - builds dlmalloc-platform-windows/bench (its own workspace, so ours has
-#    exactly the features it asks: no thread cache) in release for
+#    exactly the features it asks: the defaults, thread cache on) in release for
 #    x86_64-pc-windows-gnu;
 #  - runs it under Wine (`cargo run` from its folder, so the runner and
 #    WINEDEBUG of dlmalloc-platform-windows/.cargo/config.toml apply): ours
@@ -131,8 +131,8 @@ fi
     echo "- allocators, in one process, each driven through \`&dyn GlobalAlloc\` as in"
     echo "  the native benchmark:"
     echo "  - **ours**: \`DLMalloc\` (the global heap) over dlmalloc-platform-windows"
-    echo "    (\`VirtualAlloc\` reservations, an SRW lock), default features off: no"
-    echo "    thread cache;"
+    echo "    (\`VirtualAlloc\` reservations, an SRW lock) with its default features:"
+    echo "    the thread cache and arenas, as a Windows program gets it;"
     echo "  - **HeapAlloc**: the process heap (\`GetProcessHeap\`) through \`HeapAlloc\`,"
     echo "    \`HeapFree\` and \`HeapReAlloc\` with no flags, in a small \`GlobalAlloc\`"
     echo "    wrapper (\`bench/src/heap.rs\`). Every layout the workloads ask (alignment"
@@ -147,8 +147,7 @@ fi
     echo "  (\`bench/harness/src/workloads.rs\`, \`table.rs\`, \`rng.rs\`, \`stamp.rs\`,"
     echo "  compiled as they are): the same counts, sizes, seeds and 1 s deadline per"
     echo "  run (a run past it stops, and its cell keeps that one round). The threaded"
-    echo "  rows are left out: ours runs here without its thread cache, and Wine's"
-    echo "  threads would be measured as much as the heaps."
+    echo "  rows are left out: Wine's threads would be measured as much as the heaps."
     echo "- verification: every block carries a stamp in its first and last word,"
     echo "  checked before every free and realloc (a failure panics). Before the timed"
     echo "  rounds, a verification round (also the warm-up; its deadline is 20 s, so"

@@ -1,6 +1,6 @@
 //! The native benchmark's single-threaded rows on Windows, or under Wine:
-//! ours (`DLMalloc` over dlmalloc-platform-windows, default features off:
-//! no thread cache) next to the Windows process heap through
+//! ours (`DLMalloc` over dlmalloc-platform-windows with its default
+//! features: the thread cache and arenas) next to the Windows process heap through
 //! `HeapAlloc` ([`heap::ProcessHeap`]) and Rust's `System` (the same heap
 //! behind std's wrapper), in one process run.
 //!
@@ -94,9 +94,8 @@ impl Row {
 }
 
 /// Whether a workload runs on one thread. The threaded rows are left
-/// out: ours runs here without its thread cache, and under Wine the
-/// host's scheduling of Wine's threads would weigh on them as much as the
-/// heaps.
+/// out: under Wine the host's scheduling of Wine's threads would weigh on
+/// them as much as the heaps.
 fn single_threaded(workload: &Workload) -> bool {
     !matches!(workload, Workload::Threads(_) | Workload::ProducerConsumer)
 }
