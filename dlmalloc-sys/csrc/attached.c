@@ -12,8 +12,9 @@
  * block's heap is one subtraction and one comparison.
  *
  * DL_NO_ATTACHED_HEAPS (Cargo feature `no-attached-heaps`) leaves this out
- * for builds that never attach heaps (the per-thread arenas exist on hosted
- * Unix only): every block is the global heap's, and attaching fails.
+ * for builds that never attach heaps (the safe crate's per-thread arenas
+ * exist on Linux and Windows only): every block is the global heap's, and
+ * attaching fails.
  */
 #include "dl_internal.h"
 

@@ -37,7 +37,8 @@
  * never called. Trimming and the release of free segments compile out, and
  * no request gets a mapping of its own: such a block could never be given
  * back either, and inside the heap its space merges with its neighbours
- * when freed. */
+ * when freed. The pages of a destroyed mspace go to the next heap that
+ * grows (recycle.c). */
 #ifndef DL_NEVER_UNMAP
 #define DL_NEVER_UNMAP 0
 #endif
