@@ -28,6 +28,7 @@ workspaces=(
     "dlmalloc-platform-windows|--workspace --target x86_64-pc-windows-gnu"
     "dlmalloc-platform-windows/bench|--target x86_64-pc-windows-gnu"
     "dlmalloc-platform-windows/tests/thread-cache|--target x86_64-pc-windows-gnu"
+    "dlmalloc-platform-windows/tests/linux-suite|--target x86_64-pc-windows-gnu"
     "testing/fuzz|"
     "bench|--workspace"
     "bench/hardening-cost|"

@@ -12,7 +12,8 @@
 #    (partial release, refused ranges, lock, threads, footprint limit,
 #    granularity, the double-free report, DLL load/unload), the core's
 #    behaviour over it; then the thread cache's and arenas' tests
-#    (tests/thread-cache, a package of its own);
+#    (tests/thread-cache, a package of its own), and the main workspace's
+#    behaviour tests, unchanged (tests/linux-suite, likewise);
 #  - builds the C core and the crate for x86_64-pc-windows-msvc with clang
 #    in cl mode and llvm-lib (no Visual Studio, no Windows SDK: the core is
 #    freestanding), without linking a program;
@@ -137,16 +138,31 @@ msvc() {
     echo
 }
 
+# package_tests DIR VAR LABEL: runs the tests of the package in $crate/DIR
+# under Wine (its own package, sharing the crate's target folder) and sets
+# VAR to LABEL and the counts.
+package_tests() {
+    local log=$logs/${1##*/}.log status=0
+    (cd "$crate/$1" &&
+        CARGO_TARGET_DIR=$crate/target cargo test -j 2 --target "$target") 2>&1 |
+        tee "$log" || status=$?
+    printf -v "$2" '%s: %s' "$3" "$(test_counts "$log")"
+    return "$status"
+}
+
 # The thread cache and arenas on Windows: their tests are a package of
 # their own (tests/thread-cache), since with the cache on the platform's
 # tests would see arenas beside the global heap.
 cache_tests() {
-    local log=$logs/cache-tests.log status=0
-    (cd "$crate/tests/thread-cache" &&
-        CARGO_TARGET_DIR=$crate/target cargo test -j 2 --target "$target") 2>&1 |
-        tee "$log" || status=$?
-    cache_line="thread-cache tests under Wine: $(test_counts "$log")"
-    return "$status"
+    package_tests tests/thread-cache cache_line "thread-cache tests under Wine"
+}
+
+# The main workspace's behaviour tests (dlmalloc-sys/tests and
+# dlmalloc/tests), unchanged, on the Windows platform: a package of its
+# own (tests/linux-suite), which names the Windows platform as the
+# `dlmalloc-platform-std` the test files link.
+linux_suite() {
+    package_tests tests/linux-suite suite_line "the main behaviour tests under Wine"
 }
 
 # The benchmark against the process heap in its quick mode: every row runs
@@ -157,9 +173,11 @@ bench_quick() {
 
 tests_line="tests under Wine: not run"
 cache_line="thread-cache tests under Wine: not run"
+suite_line="the main behaviour tests under Wine: not run"
 run "dlmalloc-platform-windows and the test DLL build for $target" build
 run "tests under Wine (cargo test --target $target)" tests
 run "thread cache and arenas under Wine (tests/thread-cache)" cache_tests
+run "the main workspace's behaviour tests under Wine (tests/linux-suite)" linux_suite
 run "the C core and the crate build for x86_64-pc-windows-msvc (clang-cl, no SDK)" msvc
 run "the benchmark's single-threaded rows against HeapAlloc, verification only (windows_bench.sh --quick)" bench_quick
 
@@ -170,8 +188,9 @@ echo "== windows summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
 echo "  $tests_line"
 echo "  $cache_line"
+echo "  $suite_line"
 if [ "$failures" -gt 0 ]; then
     echo "windows: $failures step(s) failed"
     exit 1
 fi
-echo "PASS windows: $target builds; $tests_line; $cache_line; the core and the crate build for x86_64-pc-windows-msvc; the benchmark rows run and verify under Wine"
+echo "PASS windows: $target builds; $tests_line; $cache_line; $suite_line; the core and the crate build for x86_64-pc-windows-msvc; the benchmark rows run and verify under Wine"

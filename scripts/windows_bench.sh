@@ -130,7 +130,7 @@ fi
     echo "  3, 4 codegen units, no LTO), run under Wine by \`cargo run\`."
     echo "- allocators, in one process, each driven through \`&dyn GlobalAlloc\` as in"
     echo "  the native benchmark:"
-    echo "  - **ours**: \`DLMalloc\` (the global heap) over dlmalloc-platform-windows"
+    echo "  - **ours**: \`DLMalloc\` over dlmalloc-platform-windows"
     echo "    (\`VirtualAlloc\` reservations, an SRW lock) with its default features:"
     echo "    the thread cache and arenas, as a Windows program gets it;"
     echo "  - **HeapAlloc**: the process heap (\`GetProcessHeap\`) through \`HeapAlloc\`,"

@@ -30,6 +30,9 @@ pub use granularity::set_granularity_from_system;
 #[cfg(windows)]
 pub use lock::{acquire_lock, final_lock, init_lock, release_lock};
 #[cfg(windows)]
-pub use pages::{MemoryStats, custom_mmap, custom_munmap, mapped_bytes, memory_stats, release_all};
+pub use pages::{
+    MemoryStats, custom_mmap, custom_munmap, map_count, mapped_bytes, memory_stats, release_all,
+    unmap_count,
+};
 #[cfg(windows)]
 pub use system::{allocation_granularity, custom_page_size, page_size};

@@ -335,3 +335,16 @@ pub fn memory_stats() -> MemoryStats {
 pub fn mapped_bytes() -> usize {
     with_state(|state| state.committed)
 }
+
+/// Successful [`custom_mmap`] calls so far (the `maps` of
+/// [`memory_stats`]), under the name the hosted platform uses, so that
+/// tests written for it run here unchanged.
+pub fn map_count() -> usize {
+    memory_stats().maps
+}
+
+/// Successful [`custom_munmap`] calls so far (the `unmaps` of
+/// [`memory_stats`]). See [`map_count`].
+pub fn unmap_count() -> usize {
+    memory_stats().unmaps
+}

@@ -272,7 +272,11 @@ fn realloc_of_a_c_library_block_aborts() {
     );
 }
 
+// The case needs the stack above every heap mapping, as Linux lays out a
+// process; on Windows the stack may lie below the heap (it does under Wine),
+// and the case's own precondition fails.
 #[test]
+#[cfg_attr(windows, ignore = "the stack may lie below the heap on Windows")]
 fn free_of_a_stack_address_aborts() {
     expect_message("stack_address", NOT_IN_USE);
 }

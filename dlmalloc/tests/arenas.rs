@@ -4,7 +4,7 @@
 //! their thread, C's `dlfree` and `dlrealloc` on blocks `DLMalloc` handed
 //! out, and statistics that add up over all heaps. Each test ends with the
 //! heaps checked and the bytes in use back where they started.
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;

@@ -31,7 +31,7 @@
 //! ```text
 //! DLM_STRESS_SECONDS=60 cargo test --release -p dlmalloc-portable --test stress_arenas -- --nocapture
 //! ```
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;

@@ -2,7 +2,7 @@
 //! on one thread and freed on another are reused correctly: every block's
 //! contents survive until its free, blocks never overlap, and afterwards the
 //! statistics return to where they started and the heap check is clean.
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use core::alloc::{GlobalAlloc, Layout};
 use std::sync::mpsc;

@@ -5,7 +5,7 @@
 //! longer registered, so whatever it had not given back would stay counted
 //! as in use for good. The thread's blocks lived in its arena, which the
 //! statistics include.
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use std::thread;
 

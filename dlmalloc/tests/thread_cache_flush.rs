@@ -1,7 +1,7 @@
 //! Statistics, trim and the heap check see exactly what the program holds,
 //! even while other threads keep blocks in their caches: `DLMalloc` stops
 //! and empties every thread's cache first.
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use std::sync::{Arc, Barrier};
 use std::thread;

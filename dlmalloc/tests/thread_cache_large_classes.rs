@@ -2,7 +2,7 @@
 //! classes: they are cached on free, and a block joins a class by what it
 //! really holds, so a block the heap handed out at its exact size is never
 //! served to a request its class promises but it cannot hold.
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use core::alloc::{GlobalAlloc, Layout};
 

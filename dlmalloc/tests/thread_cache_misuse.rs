@@ -4,7 +4,7 @@
 //! it) and a write into a freed block that breaks the cache's list. Each
 //! case runs in a child process (this binary re-executed with
 //! `DLM_CACHE_MISUSE=<case>`); the parent checks SIGABRT and the message.
-#![cfg(target_os = "linux")]
+#![cfg(any(target_os = "linux", windows))]
 
 use core::alloc::{GlobalAlloc, Layout};
 use dlmalloc::DLMalloc;

@@ -3,15 +3,47 @@
 //! limited to one entry test, with an environment variable naming the case.
 //! The entry test performs the case when the variable is set and does
 //! nothing otherwise; the parent then asserts how the child died.
+//!
+//! "Aborted" is what the platform's `custom_abort` leaves behind: death by
+//! `SIGABRT` on Unix, exit code 3 on Windows (where the Windows platform
+//! ends the process with `TerminateProcess(.., 3)`, the code of the C
+//! runtime's `abort()`).
 
 use std::io::Read;
+#[cfg(unix)]
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// The signal `abort()` raises.
+#[cfg(unix)]
 pub const SIGABRT: i32 = libc::SIGABRT;
+
+/// The exit code of a process ended by `abort()` or by the Windows
+/// platform's `custom_abort` (its `ABORT_EXIT_CODE`).
+#[cfg(windows)]
+const ABORT_EXIT_CODE: i32 = 3;
+
+/// Whether `status` is the end a `custom_abort` gives a process.
+#[cfg(unix)]
+fn aborted(status: &ExitStatus) -> bool {
+    status.signal() == Some(SIGABRT)
+}
+
+/// Whether `status` is the end a `custom_abort` gives a process.
+#[cfg(windows)]
+fn aborted(status: &ExitStatus) -> bool {
+    status.code() == Some(ABORT_EXIT_CODE)
+}
+
+/// How an aborted child ended, for the failure message.
+#[cfg(unix)]
+const ABORTED: &str = "killed by SIGABRT";
+
+/// How an aborted child ended, for the failure message.
+#[cfg(windows)]
+const ABORTED: &str = "ended with the abort exit code 3";
 
 /// What [`child_entry`] writes when a case returned instead of ending the
 /// process: a misuse that went undetected.
@@ -37,9 +69,9 @@ pub const CHILD_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Re-runs this test binary in a child process limited to the test named
 /// `entry`, with the environment variable `var` set to `case`, and returns
-/// what the child did. The child writes no core file when it aborts; one
-/// still running after [`CHILD_DEADLINE`] is killed, and the call panics
-/// with what it wrote.
+/// what the child did. The child writes no core file when it aborts (on
+/// Unix, where it could); one still running after [`CHILD_DEADLINE`] is
+/// killed, and the call panics with what it wrote.
 pub fn run_child(entry: &str, var: &str, case: &str) -> Output {
     let exe = std::env::current_exe().expect("current_exe");
     let mut command = Command::new(exe);
@@ -50,6 +82,7 @@ pub fn run_child(entry: &str, var: &str, case: &str) -> Output {
         .stderr(Stdio::piped());
     // SAFETY: setrlimit is async-signal-safe and touches no parent state;
     // it keeps the expected SIGABRT from writing a core file.
+    #[cfg(unix)]
     unsafe {
         command.pre_exec(|| {
             let none = libc::rlimit {
@@ -102,15 +135,14 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
     })
 }
 
-/// Asserts that the child of `case` was killed by `SIGABRT`; returns its
-/// standard error.
+/// Asserts that the child of `case` aborted: killed by `SIGABRT` on Unix,
+/// ended with exit code 3 on Windows. Returns its standard error.
 #[track_caller]
 pub fn assert_aborted(case: &str, out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.signal(),
-        Some(SIGABRT),
-        "case {case}: the child was not killed by SIGABRT but ended with {:?}\nstdout:\n{}\n\
+    assert!(
+        aborted(&out.status),
+        "case {case}: the child was not {ABORTED} but ended with {:?}\nstdout:\n{}\n\
          stderr:\n{stderr}",
         out.status,
         String::from_utf8_lossy(&out.stdout)
@@ -118,9 +150,9 @@ pub fn assert_aborted(case: &str, out: &Output) -> String {
     stderr
 }
 
-/// Asserts that the child of `case` died of `SIGABRT` after writing the
-/// platform's `dlmalloc: <msg> (<file>:<line>)` line, and that `<msg>`
-/// contains `needle` (ASCII case ignored). Returns the message.
+/// Asserts that the child of `case` aborted (see [`assert_aborted`]) after
+/// writing the platform's `dlmalloc: <msg> (<file>:<line>)` line, and that
+/// `<msg>` contains `needle` (ASCII case ignored). Returns the message.
 #[track_caller]
 pub fn assert_aborted_with(case: &str, out: &Output, needle: &str) -> String {
     let stderr = assert_aborted(case, out);

@@ -10,15 +10,16 @@
 //!   [`assert_mspace_ok`]) that run the core's checker and panic with its
 //!   report;
 //! - [`run_child`], [`child_entry`] and [`assert_aborted_with`]: a test case
-//!   re-run in a child process that must die by `SIGABRT` with a given
-//!   message;
+//!   re-run in a child process that must abort with a given message (die
+//!   by `SIGABRT` on Unix, end with exit code 3 on Windows);
 //! - [`serial`]: one lock per test binary, for tests that read process-wide
 //!   figures.
 //!
 //! Nothing here allocates through the dl heaps by itself, and nothing names
 //! a platform: the test binary links one (`dlmalloc-platform-std`,
-//! `dlmalloc-platform-baremetal` or a test platform), so this crate serves
-//! every workspace.
+//! `dlmalloc-platform-baremetal`, `dlmalloc-platform-windows` or a test
+//! platform), so this crate serves every workspace. It builds for Unix and
+//! for Windows; only the child process differs between them.
 
 mod check;
 mod child;
@@ -29,9 +30,10 @@ mod rng;
 use std::sync::{Mutex, MutexGuard};
 
 pub use check::{assert_heap_ok, assert_mspace_ok, heap_violations, mspace_violations};
+#[cfg(unix)]
+pub use child::SIGABRT;
 pub use child::{
-    CHILD_DEADLINE, SIGABRT, UNDETECTED, assert_aborted, assert_aborted_with, child_entry,
-    run_child,
+    CHILD_DEADLINE, UNDETECTED, assert_aborted, assert_aborted_with, child_entry, run_child,
 };
 pub use heap::Heap;
 pub use pattern::{all_zero, assert_pattern, fill, first_mismatch};
