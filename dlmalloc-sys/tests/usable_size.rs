@@ -12,7 +12,7 @@ use dlmalloc_platform_std as _;
 use core::ffi::c_void;
 
 use dlmalloc_sys::*;
-use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill};
+use dlmalloc_test_support::{assert_heap_ok, assert_pattern, fill, serial};
 
 /// Allocates every size, checks `usable >= size`, fills every usable byte
 /// with a per-block pattern while all blocks are live, then verifies them
@@ -54,6 +54,7 @@ fn exercise(sizes: &[usize], max_slack: Option<usize>) {
 
 #[test]
 fn every_size_up_to_4096() {
+    let _serial = serial();
     // A chunk rounds the request plus its overhead up to the alignment, with
     // a minimum chunk of four words; a split leaves at most a minimum chunk
     // behind. Anything beyond that bound would be waste.
@@ -64,6 +65,7 @@ fn every_size_up_to_4096() {
 
 #[test]
 fn every_size_up_to_4096_in_reverse() {
+    let _serial = serial();
     // Larger blocks first, so the smaller ones come from split remainders.
     let sizes: Vec<usize> = (0..=4096).rev().collect();
     exercise(&sizes, Some(4 * MALLOC_ALIGNMENT));
@@ -71,6 +73,7 @@ fn every_size_up_to_4096_in_reverse() {
 
 #[test]
 fn medium_and_large_sizes() {
+    let _serial = serial();
     // The last four are past the default mmap threshold: directly mapped
     // unless free heap memory can hold them.
     let sizes = [
@@ -97,6 +100,7 @@ fn usable_size_of_null_is_zero() {
 
 #[test]
 fn usable_size_of_aligned_and_zeroed_blocks() {
+    let _serial = serial();
     for (align, size) in [(64usize, 10usize), (4096, 5000), (1 << 16, 100)] {
         let p = unsafe { dlmemalign(align, size) };
         assert!(!p.is_null());
@@ -128,6 +132,10 @@ fn usable_size_of_aligned_and_zeroed_blocks() {
 /// `None` for a block with a mapping of its own.
 #[test]
 fn header_read_matches_the_core() {
+    // One test at a time: another test's freed blocks could leave a free
+    // chunk big enough for the 4 MiB request below, which would then not
+    // get a mapping of its own (this failed once under Wine).
+    let _serial = serial();
     unsafe { dlmalloc_init() };
     for size in (1..=40_000).step_by(37) {
         let p = unsafe { dlmalloc(size) };
