@@ -39,15 +39,9 @@ speed=$wasm/speed
 results=$wasm/results.md
 out=$root/target/wasm-compare
 target=wasm32-unknown-unknown
-quick=
-case "${1:-}" in
-    "") ;;
-    --quick) quick=--quick ;;
-    *)
-        echo "usage: scripts/wasm_compare.sh [--quick]" >&2
-        exit 2
-        ;;
-esac
+# shellcheck source=scripts/compare_args.sh
+source "$root/scripts/compare_args.sh"
+quick_flag wasm_compare "${1:-}"
 mkdir -p "$out"
 started=$SECONDS
 
@@ -83,7 +77,7 @@ if ! command -v node >/dev/null 2>&1; then
     echo "wasm_compare: node (Node.js 20 or later) is needed to run the modules" >&2
     exit 1
 fi
-if ! rustup target list --installed | grep -qx "$target"; then
+if ! has_target "$target"; then
     echo "wasm_compare: rustup target add $target"
     rustup target add "$target"
 fi

@@ -30,15 +30,9 @@ bench=$root/dlmalloc-platform-windows/bench
 results=$root/dlmalloc-platform-windows/bench-results.md
 target=x86_64-pc-windows-gnu
 package=dlmalloc-windows-bench
-quick=
-case "${1:-}" in
-    "") ;;
-    --quick) quick=--quick ;;
-    *)
-        echo "usage: scripts/windows_bench.sh [--quick]" >&2
-        exit 2
-        ;;
-esac
+# shellcheck source=scripts/compare_args.sh
+source "$root/scripts/compare_args.sh"
+quick_flag windows_bench "${1:-}"
 started=$SECONDS
 
 # ---------------------------------------------------------------- tools
@@ -46,7 +40,7 @@ started=$SECONDS
 missing=()
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=("mingw-w64 (x86_64-w64-mingw32-gcc)")
 command -v wine >/dev/null 2>&1 || missing+=("wine")
-rustup target list --installed | grep -qx "$target" || missing+=("the Rust target $target")
+has_target "$target" || missing+=("the Rust target $target")
 [ -f "${WINEPREFIX:-$HOME/.wine}/drive_c/windows/system32/bcryptprimitives.dll" ] ||
     missing+=("the ProcessPrng stand-in in the Wine prefix")
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,12 +1,17 @@
 //! `DLMalloc::stats()` over the wasm platform: footprint grows with the
 //! heap and equals what the platform handed out, in-use bytes follow live
 //! blocks, and memory is never given back (wasm memory cannot shrink): a
-//! large block comes from the heap and its space is reused once freed.
+//! large block comes from the heap and its space is reused once freed. The
+//! checks of live blocks every platform makes come from
+//! `testing/platform-behaviour/stats.rs`.
 
 use std::alloc::{GlobalAlloc, Layout};
 
 use dlmalloc::DLMalloc;
 use dlmalloc_platform_wasm::{PAGE_SIZE, WASM_PAGE_SIZE, memory_stats};
+
+#[path = "../../testing/platform-behaviour/stats.rs"]
+mod shared;
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
@@ -25,29 +30,15 @@ fn check_accounting() {
 #[test]
 fn footprint_and_in_use_follow_the_heap() {
     check_accounting();
-    let before = GLOBAL.stats();
-    let layout = Layout::from_size_align(1000, 8).unwrap();
-    let count = 2000;
-    let blocks: Vec<*mut u8> = (0..count)
-        // SAFETY: non-zero size.
-        .map(|_| unsafe { GLOBAL.alloc(layout) })
-        .collect();
-    assert!(blocks.iter().all(|ptr| !ptr.is_null()));
-    let during = GLOBAL.stats();
     // 2000 live blocks of 1000 bytes, each with at most a few words of
     // overhead (plus the Vec that holds the pointers).
-    let grew = during.in_use_bytes - before.in_use_bytes;
-    assert!(grew >= count * 1000, "{grew}");
-    assert!(grew <= count * 1024 + 16 * 1024, "{grew}");
-    assert!(during.footprint >= before.footprint + count * 1000);
+    let blocks = shared::LiveBlocks::allocate(2000, 16 * 1024);
+    let (before, during) = (blocks.before, blocks.during);
     assert!(during.max_footprint >= during.footprint);
     check_accounting();
     GLOBAL.heap_check().unwrap();
 
-    for ptr in blocks {
-        // SAFETY: live blocks of this layout, freed once.
-        unsafe { GLOBAL.dealloc(ptr, layout) };
-    }
+    blocks.free();
     let after = GLOBAL.stats();
     assert_eq!(after.in_use_bytes, before.in_use_bytes);
     // Memory never shrinks: trimming releases nothing, and the footprint

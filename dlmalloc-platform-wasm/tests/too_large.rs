@@ -4,13 +4,15 @@
 //! `isize::MAX` (2 GiB) bytes, which an engine with 4 GiB memories may
 //! grant. So the 3 GiB and larger requests go through the raw C API
 //! (`dlmalloc`, `dlcalloc`, `dlmemalign`, `dlrealloc`), as C code would
-//! make them, and through `Vec::try_reserve`.
-
-use std::alloc::{GlobalAlloc, Layout};
+//! make them, and through `Vec::try_reserve`. The cases every platform has
+//! come from `testing/platform-behaviour/too_large.rs`.
 
 use dlmalloc::DLMalloc;
-use dlmalloc::raw::{dlcalloc, dlfree, dlmalloc, dlmemalign, dlrealloc};
+use dlmalloc::raw::{dlfree, dlmalloc};
 use dlmalloc_platform_wasm as _;
+
+#[path = "../../testing/platform-behaviour/too_large.rs"]
+mod shared;
 
 #[global_allocator]
 static GLOBAL: DLMalloc = DLMalloc;
@@ -26,22 +28,12 @@ const TOO_LARGE: [usize; 4] = [
 #[test]
 fn requests_beyond_memory_return_null() {
     let before = GLOBAL.stats();
-    for size in TOO_LARGE {
-        // SAFETY: plain calls into the C API with any size.
-        unsafe {
-            assert!(dlmalloc(size).is_null(), "{size}");
-            assert!(dlcalloc(1, size).is_null(), "{size}");
-            assert!(dlcalloc(size, 3).is_null(), "{size}");
-            assert!(dlmemalign(1 << 16, size).is_null(), "{size}");
-        }
-    }
+    shared::c_api_requests_return_null();
     let mut vec: Vec<u8> = Vec::new();
     assert!(vec.try_reserve_exact(3 << 30).is_err());
     // Nothing was lost: the heap did not grow and still works.
     assert_eq!(GLOBAL.stats().footprint, before.footprint);
-    let small = vec![7u8; 1000];
-    assert_eq!(small.iter().map(|&b| b as usize).sum::<usize>(), 7000);
-    GLOBAL.heap_check().unwrap();
+    shared::heap_still_works();
 }
 
 #[test]
@@ -58,25 +50,5 @@ fn three_gib_returns_null_or_works() {
             dlfree(ptr);
         }
     }
-    GLOBAL.heap_check().unwrap();
-}
-
-#[test]
-fn realloc_beyond_memory_returns_null_and_keeps_the_block() {
-    let layout = Layout::from_size_align(100, 8).unwrap();
-    // SAFETY: non-zero size.
-    let ptr = unsafe { GLOBAL.alloc(layout) };
-    assert!(!ptr.is_null());
-    // SAFETY: a live block of 100 bytes.
-    unsafe { ptr.write_bytes(0x5A, 100) };
-    for size in TOO_LARGE {
-        // SAFETY: a live block of the global heap; a failed realloc keeps it.
-        assert!(unsafe { dlrealloc(ptr.cast(), size) }.is_null(), "{size}");
-    }
-    // SAFETY: still live after the failed reallocs.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, 100) };
-    assert!(bytes.iter().all(|&b| b == 0x5A));
-    // SAFETY: live, freed once.
-    unsafe { GLOBAL.dealloc(ptr, layout) };
     GLOBAL.heap_check().unwrap();
 }

@@ -1,11 +1,16 @@
 //! Statistics over the Windows platform: with only the global heap, its
 //! footprint is exactly what the platform has committed for it; freeing a
 //! large block (a mapping of its own) and trimming give memory back to the
-//! system, and the released address space is free again.
+//! system, and the released address space is free again. The checks of live
+//! blocks every platform makes come from
+//! `testing/platform-behaviour/stats.rs`.
 
 use std::alloc::{GlobalAlloc, Layout};
 
 mod common;
+
+#[path = "../../testing/platform-behaviour/stats.rs"]
+mod shared;
 
 use common::query;
 use dlmalloc::DLMalloc;
@@ -31,24 +36,10 @@ fn check_accounting() {
 
 fn footprint_is_what_the_platform_committed() {
     check_accounting();
-    let before = GLOBAL.stats();
-    let layout = Layout::from_size_align(1000, 8).unwrap();
-    let count = 3000;
-    let blocks: Vec<*mut u8> = (0..count)
-        // SAFETY: non-zero size.
-        .map(|_| unsafe { GLOBAL.alloc(layout) })
-        .collect();
-    assert!(blocks.iter().all(|ptr| !ptr.is_null()));
-    let during = GLOBAL.stats();
-    let grew = during.in_use_bytes - before.in_use_bytes;
-    assert!(grew >= count * 1000, "{grew}");
-    assert!(grew <= count * 1024 + 64 * 1024, "{grew}");
-    assert!(during.footprint >= before.footprint + count * 1000);
+    let blocks = shared::LiveBlocks::allocate(3000, 64 * 1024);
+    let (before, during) = (blocks.before, blocks.during);
     check_accounting();
-    for ptr in blocks {
-        // SAFETY: live blocks of this layout, freed once.
-        unsafe { GLOBAL.dealloc(ptr, layout) };
-    }
+    blocks.free();
     // The blocks are gone; the standard library may have made a small
     // allocation of its own meanwhile (lazily created thread state).
     let after = GLOBAL.stats().in_use_bytes;
