@@ -12,9 +12,8 @@
 #    (partial release, refused ranges, lock, threads, footprint limit,
 #    granularity, the double-free report, DLL load/unload), the core's
 #    behaviour over it; then the thread cache's and arenas' tests
-#    (tests/thread-cache, a package of its own). The main workspace's
-#    behaviour tests under Wine (tests/linux-suite) are run by hand, not
-#    here: two of them flaked once each under Wine (see that package);
+#    (tests/thread-cache, a package of its own), and the main workspace's
+#    behaviour tests, unchanged (tests/linux-suite, likewise);
 #  - builds the C core and the crate for x86_64-pc-windows-msvc with clang
 #    in cl mode and llvm-lib (no Visual Studio, no Windows SDK: the core is
 #    freestanding), without linking a program;
@@ -158,6 +157,14 @@ cache_tests() {
     package_tests tests/thread-cache cache_line "thread-cache tests under Wine"
 }
 
+# The main workspace's behaviour tests (dlmalloc-sys/tests and
+# dlmalloc/tests), unchanged, on the Windows platform: a package of its
+# own (tests/linux-suite), which names the Windows platform as the
+# `dlmalloc-platform-std` the test files link.
+linux_suite() {
+    package_tests tests/linux-suite suite_line "the main behaviour tests under Wine"
+}
+
 # The benchmark against the process heap in its quick mode: every row runs
 # and verifies its blocks, all checksums agree; its times mean nothing.
 bench_quick() {
@@ -166,9 +173,11 @@ bench_quick() {
 
 tests_line="tests under Wine: not run"
 cache_line="thread-cache tests under Wine: not run"
+suite_line="the main behaviour tests under Wine: not run"
 run "dlmalloc-platform-windows and the test DLL build for $target" build
 run "tests under Wine (cargo test --target $target)" tests
 run "thread cache and arenas under Wine (tests/thread-cache)" cache_tests
+run "the main workspace's behaviour tests under Wine (tests/linux-suite)" linux_suite
 run "the C core and the crate build for x86_64-pc-windows-msvc (clang-cl, no SDK)" msvc
 run "the benchmark's single-threaded rows against HeapAlloc, verification only (windows_bench.sh --quick)" bench_quick
 
@@ -179,8 +188,9 @@ echo "== windows summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
 echo "  $tests_line"
 echo "  $cache_line"
+echo "  $suite_line"
 if [ "$failures" -gt 0 ]; then
     echo "windows: $failures step(s) failed"
     exit 1
 fi
-echo "PASS windows: $target builds; $tests_line; $cache_line; the core and the crate build for x86_64-pc-windows-msvc; the benchmark rows run and verify under Wine"
+echo "PASS windows: $target builds; $tests_line; $cache_line; $suite_line; the core and the crate build for x86_64-pc-windows-msvc; the benchmark rows run and verify under Wine"

@@ -238,6 +238,12 @@ static inline int dl_can_remap(void) {
 #endif
 }
 
+/* Whether heap m's directly mapped chunks can grow without a copy:
+ * custom_mremap knows only the platform's mappings, not a page source's. */
+static inline int dl_can_grow_mappings(const dl_state *m) {
+    return dl_can_remap() && m->source.map == 0;
+}
+
 /* The mapping's new start, or NULL when the platform cannot grow it (the
  * old mapping is then intact). Call only when dl_can_remap(). */
 static inline char *dl_remap(void *old, size_t old_len, size_t new_len, int may_move) {
@@ -330,6 +336,9 @@ DL_INTERNAL int dl_footprint_allows(const dl_state *m, size_t more);
 /* ---- heap.c: the algorithms behind every entry point (lock held) ------------- */
 
 DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes);
+/* dl_heap_malloc, but with may_map 0 a large request stays in the heap
+ * rather than getting a mapping of its own. */
+DL_INTERNAL void *dl_heap_malloc_placed(dl_state *m, size_t bytes, int may_map);
 DL_INTERNAL void dl_heap_free(dl_state *m, dl_chunk *p);
 /* The same two, inlined: for malloc and free themselves (entry.c). */
 static DL_HOT_INLINE void *dl_heap_malloc_inline(dl_state *m, size_t bytes);

@@ -45,6 +45,18 @@ DL_INTERNAL void *dl_op_calloc(dl_state *m, size_t count, size_t elem_size) {
     return mem;
 }
 
+/* Whether realloc may move a block that grows to `bytes` into a mapping of
+ * its own. A block that grows tends to grow again (a vector doubling). A
+ * mapping grows without a copy only through custom_mremap, while a chunk at
+ * the heap's top grows in place, and its memory stays with the heap for the
+ * next round once freed (up to the heap's trim threshold). So where heap m
+ * cannot grow a mapping (no custom_mremap, as on Windows, or a heap with its
+ * own page source), a growing block stays in the heap, unless it is larger
+ * than any top a heap keeps. */
+static int realloc_may_map(const dl_state *m, size_t bytes) {
+    return dl_can_grow_mappings(m) || bytes > DL_MAX_TRIM_THRESHOLD;
+}
+
 DL_INTERNAL void *dl_op_realloc(dl_state *m, void *mem, size_t bytes) {
     if (mem == 0) return dl_op_malloc(m, bytes);
     if (bytes == 0) {
@@ -61,7 +73,7 @@ DL_INTERNAL void *dl_op_realloc(dl_state *m, void *mem, size_t bytes) {
     if (result == 0) {
         /* Move, under the same lock hold (one acquisition, not three). The
          * old block stays intact if the new one cannot be had. */
-        result = dl_heap_malloc(m, bytes);
+        result = dl_heap_malloc_placed(m, bytes, bytes <= old_usable || realloc_may_map(m, bytes));
         if (result != 0) {
             dl_memcpy(result, mem, old_usable < bytes ? old_usable : bytes);
             dl_heap_free(m, p);

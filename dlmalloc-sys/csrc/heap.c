@@ -116,6 +116,10 @@ DL_INTERNAL void *dl_heap_malloc(dl_state *m, size_t bytes) {
     return heap_malloc_outline(m, bytes, 1);
 }
 
+DL_INTERNAL void *dl_heap_malloc_placed(dl_state *m, size_t bytes, int may_map) {
+    return heap_malloc_outline(m, bytes, may_map);
+}
+
 static DL_HOT_INLINE void *dl_heap_malloc_inline(dl_state *m, size_t bytes) {
     return heap_malloc(m, bytes, 1);
 }

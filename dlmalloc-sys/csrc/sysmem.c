@@ -202,8 +202,7 @@ DL_INTERNAL void dl_unmap_chunk(dl_state *m, dl_chunk *p) {
  * stay right and only the neighbours' links to it change. Returns the chunk,
  * or NULL with the old mapping untouched. */
 static dl_chunk *grow_mapping(dl_state *m, dl_chunk *p, size_t nb, int can_move) {
-    /* custom_mremap knows only the platform's mappings. */
-    if (!dl_can_remap() || m->source.map != 0) return 0;
+    if (!dl_can_grow_mappings(m)) return 0;
     dl_mapping *map = mapping_of(p);
     size_t offset = p->prev_foot;
     size_t oldmapsize = map->size;

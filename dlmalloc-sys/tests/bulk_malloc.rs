@@ -73,7 +73,10 @@ fn nothing_for_zero_blocks_or_impossible_sizes() {
 fn an_mspace_at_its_limit_hands_out_fewer() {
     // SAFETY: a private mspace, destroyed at the end.
     unsafe {
-        let msp = create_mspace(0, 0);
+        // Room for some 64 KiB blocks whatever the platform's granularity
+        // (a new mspace's first segment is one granularity unit: 2 MiB by
+        // default, 64 KiB on Windows).
+        let msp = create_mspace(1 << 20, 0);
         assert!(!msp.is_null());
         let limit = mspace_set_footprint_limit(msp, mspace_footprint(msp));
         let mut array = [null_mut::<c_void>(); 64];

@@ -1,9 +1,10 @@
 //! `custom_mremap` is optional. A platform without it (every
 //! `portable-dlmalloc` platform) links unchanged and grows large blocks by
-//! allocate, copy and free; a platform with it grows them by remapping; and
-//! a build without weak symbols never calls it. Each case is a C program
-//! (`mremap_fallback.c`) with its own hooks, linked with the core compiled
-//! here, so the Rust platform's hooks play no part.
+//! moving them into the heap (allocate, copy and free), where a block at the
+//! top can grow in place next time; a platform with it grows them by
+//! remapping; and a build without weak symbols never calls it. Each case is
+//! a C program (`mremap_fallback.c`) with its own hooks, linked with the
+//! core compiled here, so the Rust platform's hooks play no part.
 #![cfg(target_os = "linux")]
 
 use dlmalloc_platform_std as _;
@@ -75,7 +76,9 @@ fn grow(label: &str, defines: &[&str]) -> Growth {
 
 const MIB: usize = 1 << 20;
 
-/// Growth without the hook: six new mappings, each doubling copied.
+/// Growth without the hook: the heap grows by six new mappings (on Linux,
+/// where a new mapping does not land right above the last), each doubling
+/// copied.
 const BY_COPYING: Growth = Growth {
     maps: 6,
     remaps: 0,

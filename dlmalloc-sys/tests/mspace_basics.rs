@@ -553,13 +553,22 @@ fn trim_gives_top_back() {
         let full = unsafe { mspace_footprint(msp) };
         assert!(full > 8 * MIB, "{name}: footprint {full}");
         assert_eq!(mapped_bytes() - before, full, "{name}: mapped bytes");
+        // Top is the free end of the newest segment. How large it is
+        // depends on the platform: Linux grows a segment in place
+        // (mremap), while on Windows a new mapping joins the segment below
+        // only if it happens to land right above it.
+        let top = consistent_mallinfo(msp, &format!("{name}: all freed")).keepcost;
 
-        // With a pad, at least the pad stays in top.
+        // With a pad, at least the pad stays in top (all of top, if smaller).
         assert_eq!(unsafe { mspace_trim(msp, MIB) }, 1, "{name}: trim(1 MiB)");
         let padded = unsafe { mspace_footprint(msp) };
         let mi = consistent_mallinfo(msp, &format!("{name}: after trim(1 MiB)"));
         assert!(padded < full, "{name}: trim(1 MiB) kept {padded} of {full}");
-        assert!(mi.keepcost >= MIB, "{name}: top {} < pad", mi.keepcost);
+        assert!(
+            mi.keepcost >= MIB.min(top),
+            "{name}: top {} < pad (top was {top})",
+            mi.keepcost
+        );
         assert_eq!(mapped_bytes() - before, padded, "{name}: mapped bytes");
         unsafe { assert_mspace_ok(msp, &format!("{name}: after trim(1 MiB)")) };
 
