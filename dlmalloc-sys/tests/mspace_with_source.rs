@@ -11,8 +11,9 @@
 //! shrinking them in place and trimming give pages back; a failing `map`
 //! makes requests (and creation) fail cleanly; a refusing `unmap` leaves the
 //! heap consistent, using the memory it could not give back; destroy_mspace
-//! returns everything and counts it; a long randomized run stays within
-//! the source.
+//! returns everything and counts it; a block grown over and over moves
+//! into the heap, whose memory later rounds reuse; a long randomized run
+//! stays within the source.
 //!
 //! The tests hold the per-binary lock: they compare the platform's
 //! process-wide `map_count()`, `mapped_bytes()` and `remap_count()`.
