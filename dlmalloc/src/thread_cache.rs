@@ -39,6 +39,8 @@ mod os;
 mod region;
 mod registry;
 mod remote;
+#[cfg(test)]
+mod tests;
 
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
@@ -317,6 +319,11 @@ pub(crate) unsafe fn keep(block: *mut u8, size: usize) -> bool {
     });
     match kept {
         Some(Ok(kept)) => kept,
+        Some(Err(Corruption::Tagged)) => {
+            // SAFETY: as above.
+            unsafe { settle_tagged(block) };
+            false
+        }
         Some(Err(corruption)) => report(corruption),
         None => false,
     }
@@ -464,8 +471,45 @@ pub(crate) unsafe fn free(block: *mut u8, size: usize) -> bool {
             false
         }
         Some(Ok(Pushed::Refused)) | None => false,
+        Some(Err(Corruption::Tagged)) => {
+            // SAFETY: as above.
+            unsafe { settle_tagged(block) };
+            false
+        }
         Some(Err(corruption)) => report(corruption),
     }
+}
+
+/// Settles a free of `block` that found it carrying the given-up tag
+/// ([`Corruption::Tagged`]): either the block is cached or queued already
+/// (a double free), or the program's own data in its second word equal
+/// the tag (one chance in 2^64 for a random value, but a fuzzer that
+/// watches comparisons learns the tag and writes it). So every thread's
+/// cache is searched (each stopped for it), and the remote list of the
+/// block's arena, the only one it can be queued on, is drained. Found, the
+/// free is a double free and the process ends naming it; not found, the
+/// tag is cleared and the caller goes on freeing the block. A double free
+/// whose first free is still on its way out of another thread's cache (a
+/// list that thread has detached and not yet freed) can go unseen. A
+/// correct program takes this path about never.
+///
+/// # Safety
+///
+/// `block` is a block of the heaps that the caller is freeing, live unless
+/// this is a double free.
+#[cold]
+#[inline(never)]
+unsafe fn settle_tagged(block: *mut u8) {
+    let secret = secret();
+    if registry::any_cache_holds(block)
+        || arenas::owner_of(block)
+            .is_some_and(|arena| arenas::drain_remote_finding(arena, block, secret))
+    {
+        report(Corruption::DoubleFree);
+    }
+    // SAFETY: a live block (it is in no cache or list) that the caller
+    // frees; its second word is no longer the program's.
+    unsafe { prepare(block) };
 }
 
 /// Gives this thread's whole cache back to the heap (it is freeing much
@@ -576,6 +620,13 @@ pub(crate) fn in_arena(block: *mut u8) -> bool {
 /// `block` is a live block of an arena ([`in_arena`]), with a defined
 /// second word, that the caller gives up.
 pub(crate) unsafe fn free_arena_block(block: *mut u8) {
+    // Queued for another thread's arena, the block gets the given-up tag,
+    // which must not be there already.
+    // SAFETY: a live block with a defined second word (contract).
+    if unsafe { bins::given_up(block, secret()) } {
+        // SAFETY: a block of an arena, not mapped, that the caller frees.
+        unsafe { settle_tagged(block) };
+    }
     bulk_free(&mut [block], registered_arena());
 }
 
@@ -614,7 +665,7 @@ fn init_secret(slot: &core::sync::atomic::AtomicUsize) -> usize {
 /// Reports a corrupted cache through the platform's `custom_abort`.
 fn report(corruption: Corruption) -> ! {
     abort(match corruption {
-        Corruption::DoubleFree => {
+        Corruption::DoubleFree | Corruption::Tagged => {
             c"thread cache: double free (the block is already cached, or queued for its arena)"
         }
         Corruption::BrokenLink => {

@@ -299,6 +299,18 @@ pub(super) fn drain_remote(index: usize, secret: usize) {
     free_queued(index, take_remote(index), secret);
 }
 
+/// Frees what other threads queued for arena `index`, as [`drain_remote`]
+/// does; returns whether `sought` was among those blocks.
+pub(super) fn drain_remote_finding(index: usize, sought: *mut u8, secret: usize) -> bool {
+    let first = take_remote(index);
+    // SAFETY: the list was taken from the arena's remote list, onto which
+    // only blocks of this arena are pushed.
+    let found =
+        unsafe { remote::contains(first, secret, |block| may_queue_for(index, block), sought) };
+    free_queued(index, first, secret);
+    found
+}
+
 /// Takes the list of blocks other threads queued for arena `index`: its
 /// first block, or null (see [`RemoteFrees::take`]).
 #[inline]

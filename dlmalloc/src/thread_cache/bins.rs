@@ -220,10 +220,16 @@ const fn class_limit(class: usize) -> usize {
     CLASS_LIMIT[class]
 }
 
-/// Why a cached block cannot be trusted; the caller aborts with it.
+/// Why a block cannot be cached or trusted; the caller aborts with it,
+/// except for [`Tagged`](Corruption::Tagged), which it settles first.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Corruption {
-    /// The block is already in this thread's cache: a double free.
+    /// A block being freed carries the given-up tag ([`tag_of`]): it is in
+    /// a cache or queued for its arena already (a double free), or the
+    /// program stored that very value in its second word. Nothing was
+    /// changed; `thread_cache::settle_tagged` tells the two apart.
+    Tagged,
+    /// A block was freed while it was cached or queued already.
     DoubleFree,
     /// A link read from a cached block is not a block address: the block
     /// was written to after it was freed, or the list was forged.
@@ -431,7 +437,14 @@ impl Bins {
         {
             return Ok(self.refuse(class));
         }
-        // The class is full: its older half leaves the cache.
+        // The class is full: its older half leaves the cache, once the
+        // block is known to be cacheable (a `Tagged` error leaves the bins
+        // as they were).
+        // SAFETY: `block` is live, two words long, with a defined second
+        // word (contract).
+        if unsafe { given_up(block, secret) } {
+            return Err(Corruption::Tagged);
+        }
         let entry = entry_of(&mut self.classes, class);
         // SAFETY: the bins hold only cached blocks (contract).
         let (first, blocks) = unsafe { entry.split_off_older_half(secret) };
@@ -580,6 +593,38 @@ impl Bins {
         }
     }
 
+    /// Whether `block` is in one of the classes' lists. Stops a list at a
+    /// link that is not a block address (its owner reports it on its next
+    /// use).
+    ///
+    /// # Safety
+    ///
+    /// The bins hold only cached blocks, and nobody changes them during the
+    /// search (their owner is stopped, or is the caller).
+    pub(crate) unsafe fn holds(&self, block: *mut u8) -> bool {
+        self.classes.iter().any(|entry| {
+            let mut at = entry.head;
+            for _ in 0..entry.count {
+                if at == block {
+                    return true;
+                }
+                if at.is_null() || at.addr() % MALLOC_ALIGNMENT != 0 {
+                    return false;
+                }
+                // SAFETY: `at` is a cached block (contract).
+                at = unmask(unsafe { at.cast::<usize>().read() }, at, self.secret);
+            }
+            false
+        })
+    }
+
+    /// Whether `class` holds as many blocks as it may (the next push
+    /// evicts its older half).
+    #[cfg(test)]
+    pub(super) fn is_full(&self, class: usize) -> bool {
+        self.classes[class].count == self.classes[class].limit
+    }
+
     /// Detaches every class's list (each for [`Bins::drain_list`]) and
     /// leaves the bins empty.
     pub(crate) fn take_all(&mut self) -> [*mut u8; CLASSES] {
@@ -595,7 +640,8 @@ impl Bins {
 }
 
 /// Puts `block` at the head of `entry`'s list with the cached tag, after
-/// checking that it does not carry that tag already (a double free).
+/// checking that it does not carry that tag already
+/// ([`Corruption::Tagged`], and nothing changes).
 ///
 /// # Safety
 ///
@@ -603,11 +649,11 @@ impl Bins {
 /// with a defined second word, and the class has room.
 #[inline]
 unsafe fn cache_block(entry: &mut Class, block: *mut u8, secret: usize) -> Result<(), Corruption> {
-    // A tagged block is in a cache or queued for its arena's owner: given
-    // up already.
+    // A tagged block is in a cache or queued for its arena's owner (given
+    // up already), unless the program wrote the tag there.
     // SAFETY: `block` is live and at least two words long (contract).
     if unsafe { given_up(block, secret) } {
-        return Err(Corruption::DoubleFree);
+        return Err(Corruption::Tagged);
     }
     // SAFETY: as above; its first two words now hold the masked link and
     // the cached tag.
@@ -654,9 +700,11 @@ fn unmask(link: usize, at: *mut u8, secret: usize) -> *mut u8 {
 /// in a register spill on the stack. With one tag for all blocks, the tag
 /// of any block, leaked so, made a later free of a live block look like a
 /// double free (a real program hit it). With the address mixed in, only
-/// this very block's tag matches.
+/// this very block's tag matches. Even so a match is only a suspicion
+/// ([`Corruption::Tagged`]): a fuzzer that watches the program's
+/// comparisons learned a block's tag and wrote it into that block.
 #[inline]
-fn tag_of(block: *mut u8, secret: usize) -> usize {
+pub(super) fn tag_of(block: *mut u8, secret: usize) -> usize {
     secret.rotate_left(17) ^ block.addr()
 }
 
@@ -694,6 +742,17 @@ pub(super) unsafe fn link_to(block: *mut u8, next: *mut u8, secret: usize) {
     unsafe { block.cast::<usize>().write(mask(next, block, secret)) };
 }
 
+/// Reads the link [`link_to`] stored.
+///
+/// # Safety
+///
+/// `block` was linked by [`link_to`] and is owned by the caller.
+#[inline]
+pub(super) unsafe fn next_of(block: *mut u8, secret: usize) -> *mut u8 {
+    // SAFETY: the caller's contract.
+    unmask(unsafe { block.cast::<usize>().read() }, block, secret)
+}
+
 /// Reads the link [`link_to`] stored and clears the block's tag.
 ///
 /// # Safety
@@ -703,7 +762,7 @@ pub(super) unsafe fn link_to(block: *mut u8, next: *mut u8, secret: usize) {
 pub(super) unsafe fn unlink_from(block: *mut u8, secret: usize) -> *mut u8 {
     // SAFETY: the caller's contract.
     unsafe {
-        let next = unmask(block.cast::<usize>().read(), block, secret);
+        let next = next_of(block, secret);
         block.cast::<usize>().add(1).write(0);
         next
     }

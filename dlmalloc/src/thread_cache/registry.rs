@@ -253,6 +253,25 @@ pub(crate) fn flush_all() {
     super::drain_all_remote();
 }
 
+/// Whether any thread's cache holds `block` now. Every owner is stopped
+/// while its lists are searched; they stay as they are.
+pub(super) fn any_cache_holds(block: *mut u8) -> bool {
+    if !caches_available() {
+        return false;
+    }
+    let mut found = false;
+    lock();
+    // SAFETY: the lock is held; once stopped, no owner touches its bins,
+    // so the search reads them unchanged.
+    unsafe {
+        stop_all();
+        for_each(|cache| found = found || (*(*cache).bins.get()).holds(block));
+        resume_all();
+    }
+    unlock();
+    found
+}
+
 extern "C" fn before_fork() {
     lock();
     // SAFETY: the lock is held; it stays held across the fork.
