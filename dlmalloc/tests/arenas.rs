@@ -9,7 +9,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 
 use dlmalloc::{DLMalloc, raw};
@@ -42,6 +42,30 @@ fn assert_pattern(block: &[u8], seed: usize) {
     );
 }
 
+/// The bytes in use once every arena that the tests' threads can take
+/// exists. Each arena's heap keeps its state in a block of its own (about
+/// 2.4 KiB), so arenas first created during a test would count against it:
+/// 4 new ones were 9.6 KiB of the 16 KiB allowance, and under Wine, with
+/// std's own per-thread bookkeeping, once more than all of it. So
+/// [`THREADS`] threads, alive at once, each take an arena first (more
+/// threads than arenas: every arena is created).
+fn in_use_with_arenas_ready() -> usize {
+    let all_alive = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let all_alive = Arc::clone(&all_alive);
+            thread::spawn(move || {
+                drop(patterned(t, 100));
+                all_alive.wait();
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    GLOBAL.stats().in_use_bytes
+}
+
 /// Checks the heaps and that the bytes in use are back to `before`.
 fn assert_back_to(before: usize, what: &str) {
     GLOBAL.heap_check().unwrap();
@@ -56,7 +80,7 @@ fn assert_back_to(before: usize, what: &str) {
 #[test]
 fn blocks_freed_by_other_threads_go_back_to_their_arena() {
     let _serial = serial();
-    let before = GLOBAL.stats().in_use_bytes;
+    let before = in_use_with_arenas_ready();
     let (to_freer, freer_gets) = mpsc::channel::<Vec<Box<[u8]>>>();
     let freer = thread::spawn(move || {
         let mut freed = 0;
@@ -89,14 +113,15 @@ fn blocks_freed_by_other_threads_go_back_to_their_arena() {
     assert_back_to(before, "after cross-thread frees");
 }
 
-/// Threads in [`many_more_threads_than_arenas`]: far more than the arenas
-/// (four per core, at most 32).
+/// Threads in [`many_more_threads_than_arenas`] (and in
+/// [`in_use_with_arenas_ready`]): far more than the arenas (four per core,
+/// at most 32).
 const THREADS: usize = 72;
 
 #[test]
 fn many_more_threads_than_arenas() {
     let _serial = serial();
-    let before = GLOBAL.stats().in_use_bytes;
+    let before = in_use_with_arenas_ready();
     // Each thread frees its left neighbour's blocks as well as its own.
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
         .map(|_| mpsc::channel::<Vec<Box<[u8]>>>())
@@ -159,7 +184,7 @@ fn exited_threads_arenas_are_reused() {
 #[test]
 fn blocks_outlive_the_thread_that_allocated_them() {
     let _serial = serial();
-    let before = GLOBAL.stats().in_use_bytes;
+    let before = in_use_with_arenas_ready();
     let kept: Vec<Box<[u8]>> = (0..8)
         .flat_map(|t| {
             thread::spawn(move || -> Vec<Box<[u8]>> {
@@ -182,7 +207,7 @@ fn blocks_outlive_the_thread_that_allocated_them() {
 #[test]
 fn c_frees_and_resizes_blocks_from_dlmalloc() {
     let _serial = serial();
-    let before = GLOBAL.stats().in_use_bytes;
+    let before = in_use_with_arenas_ready();
     // Blocks from a fresh thread's arena, freed and resized on this one
     // through the C API.
     let blocks: Vec<usize> = thread::spawn(|| {
