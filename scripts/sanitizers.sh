@@ -141,8 +141,9 @@ valgrind_run() {
 
 # --- Miri ---------------------------------------------------------------------
 # Miri cannot run C: only tests that never reach the core run.
-#  - dlmalloc: the library's unit tests (heap-check report) and the Stats
-#    display on hand-built values.
+#  - dlmalloc: the library's unit tests (heap-check report, size classes;
+#    those that allocate, thread_cache::tests, are compiled out under Miri)
+#    and the Stats display on hand-built values.
 #  - dlmalloc-platform-baremetal: the page allocator on Vec-backed regions
 #    and the hooks, except three tests far too slow interpreted: the
 #    randomized model comparison (10 000 steps), the frees in all 40 320

@@ -39,7 +39,8 @@ mod os;
 mod region;
 mod registry;
 mod remote;
-#[cfg(test)]
+// They allocate through the C core, which Miri cannot run.
+#[cfg(all(test, not(miri)))]
 mod tests;
 
 use core::cell::{Cell, UnsafeCell};
