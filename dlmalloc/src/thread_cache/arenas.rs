@@ -302,13 +302,7 @@ pub(super) fn drain_remote(index: usize, secret: usize) {
 /// Frees what other threads queued for arena `index`, as [`drain_remote`]
 /// does; returns whether `sought` was among those blocks.
 pub(super) fn drain_remote_finding(index: usize, sought: *mut u8, secret: usize) -> bool {
-    let first = take_remote(index);
-    // SAFETY: the list was taken from the arena's remote list, onto which
-    // only blocks of this arena are pushed.
-    let found =
-        unsafe { remote::contains(first, secret, |block| may_queue_for(index, block), sought) };
-    free_queued(index, first, secret);
-    found
+    free_queued_finding(index, take_remote(index), secret, sought)
 }
 
 /// Takes the list of blocks other threads queued for arena `index`: its
@@ -329,9 +323,16 @@ pub(super) fn may_queue_for(index: usize, block: *mut u8) -> bool {
 /// or what the cache did not keep of one) under the arena's lock, in
 /// batches.
 pub(super) fn free_queued(index: usize, first: *mut u8, secret: usize) {
+    free_queued_finding(index, first, secret, ptr::null_mut());
+}
+
+/// [`free_queued`], which also tells whether `sought` (not null) was on
+/// the list.
+fn free_queued_finding(index: usize, first: *mut u8, secret: usize, sought: *mut u8) -> bool {
     if first.is_null() {
-        return;
+        return false;
     }
+    let mut found = false;
     let msp = heap(index).as_ptr();
     let mut batch = [ptr::null_mut::<u8>(); DRAIN_BATCH];
     let mut filled = 0;
@@ -350,6 +351,7 @@ pub(super) fn free_queued(index: usize, first: *mut u8, secret: usize) {
             secret,
             |block| may_queue_for(index, block),
             |block| {
+                found |= block == sought;
                 batch[filled] = block;
                 filled += 1;
                 if filled == DRAIN_BATCH {
@@ -362,6 +364,7 @@ pub(super) fn free_queued(index: usize, first: *mut u8, secret: usize) {
     if let Err(corruption) = drained {
         super::report(corruption);
     }
+    found
 }
 
 /// Calls `f` with the heap of every arena that has one.

@@ -742,17 +742,6 @@ pub(super) unsafe fn link_to(block: *mut u8, next: *mut u8, secret: usize) {
     unsafe { block.cast::<usize>().write(mask(next, block, secret)) };
 }
 
-/// Reads the link [`link_to`] stored.
-///
-/// # Safety
-///
-/// `block` was linked by [`link_to`] and is owned by the caller.
-#[inline]
-pub(super) unsafe fn next_of(block: *mut u8, secret: usize) -> *mut u8 {
-    // SAFETY: the caller's contract.
-    unmask(unsafe { block.cast::<usize>().read() }, block, secret)
-}
-
 /// Reads the link [`link_to`] stored and clears the block's tag.
 ///
 /// # Safety
@@ -762,7 +751,7 @@ pub(super) unsafe fn next_of(block: *mut u8, secret: usize) -> *mut u8 {
 pub(super) unsafe fn unlink_from(block: *mut u8, secret: usize) -> *mut u8 {
     // SAFETY: the caller's contract.
     unsafe {
-        let next = next_of(block, secret);
+        let next = unmask(block.cast::<usize>().read(), block, secret);
         block.cast::<usize>().add(1).write(0);
         next
     }

@@ -12,7 +12,7 @@
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use super::bins::{Corruption, given_up, link_to, mark_given_up, next_of, unlink_from};
+use super::bins::{Corruption, given_up, link_to, mark_given_up, unlink_from};
 
 /// The list: its newest block, or null.
 pub(super) struct RemoteFrees {
@@ -102,31 +102,6 @@ pub(super) unsafe fn walk(
         at = next;
     }
     Ok(())
-}
-
-/// Whether `sought` is on a list [`RemoteFrees::take`] returned, which
-/// stays as it is. Stops at a link that does not lead to a block of the
-/// arena (`holds` says which addresses do; [`walk`] reports it).
-///
-/// # Safety
-///
-/// As for [`walk`].
-pub(super) unsafe fn contains(
-    first: *mut u8,
-    secret: usize,
-    holds: impl Fn(*mut u8) -> bool,
-    sought: *mut u8,
-) -> bool {
-    let mut at = first;
-    while !at.is_null() && holds(at) {
-        if at == sought {
-            return true;
-        }
-        // SAFETY: `at` is a queued block of the arena (checked above) on a
-        // list the caller owns.
-        at = unsafe { next_of(at, secret) };
-    }
-    false
 }
 
 /// Links `block` to `next` and tags it; a block already tagged is a double
